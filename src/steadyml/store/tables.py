@@ -1,0 +1,185 @@
+"""The metadata schema, as SQLAlchemy Core tables (the hot paths use Core, not the ORM).
+
+Times are integer milliseconds since the epoch; structured values are canonical JSON text.
+Changing a table here needs a new Alembic revision in `migrations/versions`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
+MS = sa.BigInteger
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+experiments = sa.Table(
+    "experiments", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("created_ms", MS, nullable=False),
+)
+
+environments = sa.Table(
+    "environments", metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("python_version", sa.String(32), nullable=False),
+    sa.Column("platform", sa.String(128), nullable=False),
+    sa.Column("packages", sa.Text, nullable=False),  # JSON list of "name==version"
+    sa.Column("created_ms", MS, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("experiment_id", ID, sa.ForeignKey("experiments.id"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_ms", MS, nullable=False),
+    sa.Column("end_ms", MS),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(1024)),
+    sa.Column("git_commit", sa.String(64)),
+    sa.Column("git_branch", sa.String(256)),
+    sa.Column("git_dirty", sa.Boolean),
+    sa.Column("git_diff_hash", sa.String(64)),
+    sa.Column("git_repo", sa.String(1024)),
+    sa.Column("environment_hash", sa.String(64), sa.ForeignKey("environments.hash")),
+    sa.Index(None, "experiment_id", "start_ms"),
+    sa.Index(None, "start_ms"),
+)
+
+params = sa.Table(
+    "params", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Index(None, "key", "value"),
+)
+
+tags = sa.Table(
+    "tags", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+metrics = sa.Table(
+    "metrics", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("value", sa.Float(precision=53)),  # NULL is NaN (SQLite cannot store NaN)
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp_ms", MS, nullable=False),
+    sa.Index(None, "run_id", "key", "step"),
+)
+
+# The last value of each metric of each run (highest step, then latest time): what search
+# filters and orders on, kept current by an upsert in the same transaction as the history.
+latest_metrics = sa.Table(
+    "latest_metrics", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Float(precision=53)),  # NULL is NaN
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp_ms", MS, nullable=False),
+    sa.Index(None, "key", "value"),
+)
+
+run_artifacts = sa.Table(
+    "run_artifacts", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+)
+
+datasets = sa.Table(
+    "datasets", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("num_rows", sa.BigInteger, nullable=False),
+    sa.Column("num_columns", sa.Integer, nullable=False),
+    sa.Column("schema", sa.Text, nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64)),  # sha256 of the stored Parquet copy, if stored
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.UniqueConstraint("name", "fingerprint"),
+    sa.Index(None, "fingerprint"),
+)
+
+run_datasets = sa.Table(
+    "run_datasets", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("dataset_id", ID, sa.ForeignKey("datasets.id"), primary_key=True),
+    sa.Column("context", sa.String(32), primary_key=True),
+)
+
+registered_models = sa.Table(
+    "registered_models", metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(128), sa.ForeignKey("registered_models.name"),
+              nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("flavor", sa.String(32), nullable=False),
+    sa.Column("flavor_meta", sa.Text, nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("artifact_digest", sa.String(64), nullable=False),
+    sa.Column("artifact_size", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.UniqueConstraint("model_name", "version"),
+)
+
+model_version_datasets = sa.Table(
+    "model_version_datasets", metadata,
+    sa.Column("model_version_id", ID, sa.ForeignKey("model_versions.id"), primary_key=True),
+    sa.Column("dataset_id", ID, sa.ForeignKey("datasets.id"), primary_key=True),
+    sa.Column("context", sa.String(32), primary_key=True),
+)
+
+model_aliases = sa.Table(
+    "model_aliases", metadata,
+    sa.Column("model_name", sa.String(128), sa.ForeignKey("registered_models.name"),
+              primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+
+# Append-only and hash-chained: `seq` is assigned as previous + 1 (never autoincrement), so a
+# removed entry leaves a gap, and each `hash` covers the previous entry's hash.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("ts_ms", MS, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column("before", sa.Text, nullable=False),
+    sa.Column("after", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "subject"),
+)
