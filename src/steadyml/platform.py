@@ -1,0 +1,106 @@
+"""The platform: one metadata store, one artifact store, and the services built on them."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from typing import Any
+
+from steadyml.core.clock import Clock, SystemClock
+from steadyml.core.settings import Settings
+from steadyml.registry import Registry, model_lineage
+from steadyml.registry.lineage import iso
+from steadyml.store import audit
+from steadyml.store.artifacts import ArtifactStore
+from steadyml.store.audit import AuditEntry, ChainReport
+from steadyml.store.engine import MetadataStore
+from steadyml.tracking import Tracker
+from steadyml.tracking import datasets as ds
+from steadyml.tracking import runs as rr
+
+
+def current_actor(settings: Settings | None = None) -> str:
+    """Return who is acting: STEADY_ACTOR, else user@host."""
+    if settings is not None and settings.actor:
+        return settings.actor
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Platform:
+    """Everything steadyml knows, opened from one Settings value."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.actor = current_actor(settings)
+        if settings.is_embedded:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = MetadataStore(settings.resolved_db_url)
+        self.artifacts = ArtifactStore(settings.resolved_artifacts)
+        self.tracking = Tracker(self.store, self.artifacts, actor=self.actor, clock=self.clock)
+        self.registry = Registry(self.store, self.artifacts, actor=self.actor, clock=self.clock)
+
+    def lineage(self, ref: str) -> dict[str, Any]:
+        """Return which data, code, params and environment produced the model `ref`."""
+        version = self.registry.get(ref)
+        return model_lineage(version, artifact_uri=self.artifacts.uri_of(version.artifact_digest),
+                             runs=_RunRecords(self.store))
+
+    def audit_entries(self, *, subject: str | None = None, action: str | None = None,
+                      limit: int | None = 100) -> list[AuditEntry]:
+        with self.store.read() as conn:
+            return audit.entries(conn, subject=subject, action=action, limit=limit)
+
+    def verify_audit(self) -> ChainReport:
+        with self.store.read() as conn:
+            return audit.verify(conn)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def open_platform(settings: Settings | None = None, **overrides: Any) -> Platform:
+    """Open the platform from settings (default: the environment), as a context manager."""
+    return Platform(settings or Settings.from_env(**overrides))
+
+
+class _RunRecords:
+    """The RunRecords source lineage reads runs through."""
+
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    def run_record(self, run_id: str) -> dict[str, Any] | None:
+        with self.store.read() as conn:
+            try:
+                run = rr.get_run(conn, run_id)
+            except LookupError:
+                return None
+            inputs = ds.run_inputs(conn, run_id)
+            env = rr.get_environment(conn, run.environment_hash) if run.environment_hash else None
+        return {
+            "run": {"id": run.id, "experiment": run.experiment, "name": run.name,
+                    "status": str(run.status), "started_at": iso(run.start_ms),
+                    "ended_at": iso(run.end_ms), "actor": run.actor, "source": run.source},
+            "code": {"repo": run.code.repo, "commit": run.code.commit,
+                     "branch": run.code.branch, "dirty": run.code.dirty,
+                     "diff_hash": run.code.diff_hash},
+            "params": run.params,
+            "metrics": run.to_dict()["metrics"],
+            "datasets": [{"context": context, "id": d.id, "name": d.name,
+                          "fingerprint": d.fingerprint, "uri": d.uri, "rows": d.num_rows,
+                          "columns": d.num_columns} for context, d in inputs],
+            "environment": None if env is None else {
+                "hash": env["hash"], "python_version": env["python_version"],
+                "platform": env["platform"], "packages": env["packages"]},
+        }
