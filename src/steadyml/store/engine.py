@@ -123,3 +123,23 @@ def _safe(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", exc)) or type(exc).__name__
     return text.strip().splitlines()[0]
+
+
+_COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def execute_many(conn: Connection, statement: sa.Executable, rows: list[dict[str, Any]]) -> None:
+    """Execute one statement for many rows directly on the driver's executemany.
+
+    For hot paths (metric batches): it skips SQLAlchemy's per-row parameter processing, so
+    the row values must already be plain Python values of the columns' types.
+    """
+    if not rows:
+        return
+    key = (id(statement), conn.dialect.name)
+    if key not in _COMPILED:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        _COMPILED[key] = (str(compiled), compiled.positiontup)
+    sql, order = _COMPILED[key]
+    params: list[Any] = [tuple(row[k] for k in order) for row in rows] if order else rows
+    conn.exec_driver_sql(sql, params)

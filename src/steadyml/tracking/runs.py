@@ -22,6 +22,7 @@ from steadyml.core.errors import (
     RunStateError,
 )
 from steadyml.core.ids import check_key, check_name
+from steadyml.store.engine import execute_many
 from steadyml.store.tables import (
     environments,
     experiments,
@@ -170,16 +171,26 @@ def write_metrics(conn: Connection, run_id: str, batch: Sequence[Metric]) -> Non
         best = latest.get(m.key)
         if best is None or (m.step, m.timestamp_ms) >= (best["step"], best["timestamp_ms"]):
             latest[m.key] = row
-    conn.execute(metrics.insert(), rows)
-    stmt = _insert(conn, latest_metrics)
+    execute_many(conn, _METRICS_INSERT, rows)
+    execute_many(conn, _LATEST_UPSERT[conn.dialect.name], list(latest.values()))
+
+
+def _latest_upsert(insert: Any) -> Any:
+    stmt = insert(latest_metrics)
     newer = sa.or_(stmt.excluded.step > latest_metrics.c.step,
                    sa.and_(stmt.excluded.step == latest_metrics.c.step,
                            stmt.excluded.timestamp_ms >= latest_metrics.c.timestamp_ms))
-    conn.execute(stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["run_id", "key"],
         set_={"value": stmt.excluded.value, "step": stmt.excluded.step,
               "timestamp_ms": stmt.excluded.timestamp_ms},
-        where=newer), list(latest.values()))
+        where=newer)
+
+
+# Built once: execute_many caches each statement's compiled SQL per dialect.
+_METRICS_INSERT = metrics.insert()
+_LATEST_UPSERT = {"sqlite": _latest_upsert(sqlite.insert),
+                  "postgresql": _latest_upsert(postgresql.insert)}
 
 
 def make_metrics(values: Mapping[str, float] | Iterable[tuple[str, float, int, int]],
