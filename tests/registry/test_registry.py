@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import steadyml
 from steadyml import Platform, Settings
@@ -42,7 +44,8 @@ def _train(platform: Platform, data: pd.DataFrame, c: float = 1.0):
     features = data.drop(columns="target")
     with steadyml.start_run("cancer", params={"C": c}, platform=platform) as run:
         ds = run.log_dataset(data, name="cancer")
-        model = LogisticRegression(C=c, max_iter=3000).fit(features, data["target"])
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
+        model.fit(features, data["target"])
         run.log_metrics({"acc": model.score(features, data["target"])})
         version = run.register_model("cancer", model, input_example=features.head(20))
     return run, ds, model, version

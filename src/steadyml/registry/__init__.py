@@ -1,6 +1,15 @@
 """Model registry: versions, aliases, flavors, signatures, verified loading, lineage."""
 
-from steadyml.registry.flavors import Flavor, SavedModel, detect_flavor
+from steadyml.registry.flavors import (
+    Flavor,
+    InputKind,
+    Predictor,
+    SavedModel,
+    detect_flavor,
+    input_kind,
+    load_model,
+    save_model,
+)
 from steadyml.registry.lineage import RunRecords, model_lineage
 from steadyml.registry.loaded import LoadedModel
 from steadyml.registry.models import Registry
@@ -12,13 +21,18 @@ __all__ = [
     "ColumnSpec",
     "DType",
     "Flavor",
+    "InputKind",
     "LoadedModel",
     "ModelRef",
     "ModelVersion",
+    "Predictor",
     "Registry",
     "RunRecords",
     "SavedModel",
     "Signature",
     "detect_flavor",
+    "input_kind",
+    "load_model",
     "model_lineage",
+    "save_model",
 ]

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from steadyml.registry.flavors import Flavor, Predictor
-from steadyml.registry.signatures import Signature
+from steadyml.registry.flavors import Flavor, InputKind, Predictor, input_kind
+from steadyml.registry.signatures import DType, Signature
 from steadyml.registry.versions import ModelVersion
 
 
@@ -20,6 +20,7 @@ class LoadedModel:
         self.predictor = predictor
         self.signature = signature
         self._flavor = Flavor(version.flavor)
+        self._kind = input_kind(version.flavor_meta)
 
     @property
     def ref(self) -> str:
@@ -27,21 +28,19 @@ class LoadedModel:
 
     def predict(self, data: Any) -> np.ndarray:
         """Return predictions; raise SignatureMismatchError if `data` does not fit."""
-        inputs = self.prepare(self.signature, self._flavor, self.version.flavor_meta, data)
-        return np.asarray(self.predictor.predict(inputs))
+        return np.asarray(self.predictor.predict(self.prepare(self.signature, self._kind, data)))
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Return class probabilities, for classifiers that have them."""
         proba = getattr(self.predictor, "predict_proba", None)
         if proba is None:
             raise AttributeError(f"Model {self.ref} ({self._flavor}) has no predict_proba.")
-        inputs = self.prepare(self.signature, self._flavor, self.version.flavor_meta, data)
-        return np.asarray(proba(inputs))
+        return np.asarray(proba(self.prepare(self.signature, self._kind, data)))
 
     @staticmethod
-    def prepare(signature: Signature, flavor: Flavor, meta: dict[str, Any], data: Any) -> Any:
-        """Validate `data` and shape it the way the flavor's predictor expects."""
-        if meta.get("input") == "frame" or not _all_numeric(signature):
+    def prepare(signature: Signature, kind: InputKind, data: Any) -> Any:
+        """Validate `data` and shape it the way the predictor expects."""
+        if kind is InputKind.FRAME or not _all_numeric(signature):
             return signature.to_frame(data)
         return signature.to_matrix(data)
 
@@ -50,4 +49,4 @@ class LoadedModel:
 
 
 def _all_numeric(signature: Signature) -> bool:
-    return all(spec.dtype.value not in ("string",) for spec in signature.inputs)
+    return all(spec.dtype is not DType.STRING for spec in signature.inputs)

@@ -9,7 +9,7 @@ from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.errors import InvalidInputError
 from steadyml.core.ids import check_key, check_name
 from steadyml.registry import versions as vv
-from steadyml.registry.flavors import Flavor, SavedModel, load_model, save_model
+from steadyml.registry.flavors import Flavor, SavedModel, input_kind, load_model, save_model
 from steadyml.registry.loaded import LoadedModel
 from steadyml.registry.refs import ModelRef
 from steadyml.registry.signatures import Signature
@@ -124,8 +124,7 @@ def _signature_for(model: object, saved: SavedModel, signature: Signature | None
         return signature
     inputs_only = Signature.infer(sample)
     predictor = load_model(saved)
-    outputs = predictor.predict(LoadedModel.prepare(inputs_only, saved.flavor, saved.meta,
-                                                    sample))
+    outputs = predictor.predict(LoadedModel.prepare(inputs_only, input_kind(saved.meta), sample))
     return Signature.infer(sample, outputs)
 
 
