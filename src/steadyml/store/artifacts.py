@@ -31,7 +31,10 @@ class ArtifactStore:
 
         self.url = url.rstrip("/")
         try:
-            self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+            # A fresh instance: fsspec's cache would pin the endpoint and credentials that the
+            # environment had when the first store of this URL was opened.
+            self.fs, self.root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True,
+                                                       **(storage_options or {}))
         except (ImportError, ValueError) as exc:
             raise ConfigurationError(
                 f"Cannot open the artifact store {url!r}: {exc}. For s3:// URLs install "
@@ -110,8 +113,13 @@ class ArtifactStore:
             return
         if not self._is_local:
             # An object store PUT is atomic: readers see all of the object or none of it.
-            with self._call(self.fs.open, path, "wb") as handle:
-                fill(handle)
+            try:
+                with self._call(self.fs.open, path, "wb") as handle:
+                    fill(handle)
+            except FileNotFoundError as exc:
+                raise StoreUnavailableError(
+                    f"Cannot write to the artifact store at {self.url}: {exc}. Create the "
+                    "bucket, or point STEADY_ARTIFACTS at an existing one.") from exc
             return
         # Locally: write a temporary file beside the target, then rename it into place.
         directory = Path(path).parent
@@ -127,16 +135,15 @@ class ArtifactStore:
             Path(tmp).unlink(missing_ok=True)
 
     def _call(self, fn: Any, *args: Any) -> Any:
+        """Call the filesystem; any failure but a missing file means the store is unusable."""
         try:
             return fn(*args)
-        except (FileNotFoundError, ArtifactCorruptError):
+        except FileNotFoundError:
             raise
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            if isinstance(exc, FileNotFoundError):
-                raise
+        except Exception as exc:  # botocore, aiohttp, OSError...: none share a base class
             raise StoreUnavailableError(
-                f"Cannot reach the artifact store at {self.url}: {exc}. "
-                "Check STEADY_ARTIFACTS and the storage credentials.") from exc
+                f"Cannot reach the artifact store at {self.url}: {type(exc).__name__}: {exc}. "
+                "Check STEADY_ARTIFACTS, the endpoint and the storage credentials.") from exc
 
 
 def _hash_file(path: str | os.PathLike[str]) -> str:
