@@ -27,8 +27,15 @@ def check_name(value: str, kind: str) -> str:
 
 def check_key(value: str, kind: str) -> str:
     """Return `value` if it is a valid param, metric or tag key."""
+    if isinstance(value, str) and value in _VALID_KEYS:  # the same keys recur every batch
+        return value
     if not isinstance(value, str) or not _KEY.match(value) or ".." in value:
         raise InvalidNameError(
             f"Invalid {kind} key {value!r}: use 1-250 letters, digits, spaces or '_-./', "
             "and no '..'.")
+    if len(_VALID_KEYS) < 100_000:
+        _VALID_KEYS.add(value)
     return value
+
+
+_VALID_KEYS: set[str] = set()

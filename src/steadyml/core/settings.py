@@ -27,6 +27,10 @@ class Settings:
     artifacts: str | None = None
     actor: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.home, Path):
+            object.__setattr__(self, "home", Path(self.home))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: object) -> Settings:
         """Build settings from STEADY_* variables; non-None overrides (CLI options) win."""

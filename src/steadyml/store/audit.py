@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from steadyml.core.clock import Clock
 from steadyml.core.errors import AuditChainError
 from steadyml.core.fingerprints import canonical_json, sha256_hex
+from steadyml.store.engine import execute_fast
 from steadyml.store.tables import audit_log
 
 GENESIS = "0" * 64
@@ -45,16 +46,14 @@ def append(conn: Connection, clock: Clock, *, actor: str, action: str, subject: 
     if conn.dialect.name == "postgresql":
         # Serialise appenders so two transactions never chain onto the same head.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = conn.execute(
-        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+    head = execute_fast(conn, _HEAD, {}).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
     fields = {"seq": seq, "ts_ms": clock.now_ms(), "actor": actor, "action": action,
               "subject": subject, "before": canonical_json(before),
               "after": canonical_json(after), "evidence": canonical_json(evidence),
               "prev_hash": prev_hash}
     fields["hash"] = _hash(fields)
-    conn.execute(audit_log.insert(), fields)
+    execute_fast(conn, _INSERT, fields)
     return _entry(fields)
 
 
@@ -109,6 +108,10 @@ def check(conn: Connection) -> ChainReport:
         raise AuditChainError("The audit log has been tampered with: " +
                               "; ".join(report.problems) + ".")
     return report
+
+
+_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = audit_log.insert()
 
 
 def _hash(fields: dict[str, Any]) -> str:

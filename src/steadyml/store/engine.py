@@ -125,21 +125,48 @@ def _first_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0]
 
 
-_COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+# Hot paths (runs, metric batches, audit appends) run prebuilt statements straight on the
+# driver: compiled once per dialect, they skip SQLAlchemy's per-call statement caching and
+# parameter processing, so values must already be plain Python values of the columns' types.
+_COMPILED: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None,
+                                                       dict[str, Any]]] = {}
 
 
-def execute_many(conn: Connection, statement: sa.Executable, rows: list[dict[str, Any]]) -> None:
-    """Execute one statement for many rows directly on the driver's executemany.
+def execute_fast(conn: Connection, statement: sa.Executable,
+                 params: dict[str, Any]) -> sa.CursorResult[Any]:
+    """Execute a prebuilt statement once with named parameters."""
+    sql, order, fixed = _compiled(conn, statement, tuple(params))
+    if order is None:  # named parameters (psycopg)
+        return conn.exec_driver_sql(sql, {**fixed, **params})
+    return conn.exec_driver_sql(sql, tuple(params[n] if n in params else fixed[n]
+                                           for n in order))
 
-    For hot paths (metric batches): it skips SQLAlchemy's per-row parameter processing, so
-    the row values must already be plain Python values of the columns' types.
-    """
+
+def execute_many(conn: Connection, statement: sa.Executable, columns: tuple[str, ...],
+                 rows: list[tuple[Any, ...]]) -> sa.CursorResult[Any] | None:
+    """Execute a prebuilt statement for many rows, given as tuples in `columns` order."""
     if not rows:
-        return
-    key = (id(statement), conn.dialect.name)
-    if key not in _COMPILED:
-        compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-        _COMPILED[key] = (str(compiled), compiled.positiontup)
-    sql, order = _COMPILED[key]
-    params: list[Any] = [tuple(row[k] for k in order) for row in rows] if order else rows
-    conn.exec_driver_sql(sql, params)
+        return None
+    sql, order, fixed = _compiled(conn, statement, columns)
+    params: list[Any]
+    if order is None:  # named parameters (psycopg)
+        params = [{**fixed, **dict(zip(columns, row, strict=True))} for row in rows]
+    elif tuple(order) == columns:
+        params = rows
+    else:
+        index = [columns.index(name) if name in columns else None for name in order]
+        params = [tuple(row[i] if i is not None else fixed[name]
+                        for i, name in zip(index, order, strict=True)) for row in rows]
+    return conn.exec_driver_sql(sql, params)
+
+
+def _compiled(conn: Connection, statement: sa.Executable, columns: tuple[str, ...]
+              ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    key = (id(statement), conn.dialect.name, columns)
+    found = _COMPILED.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(columns))
+        # Literal values in the statement (LIMIT 1, status = 'RUNNING') are binds too.
+        fixed = {k: v for k, v in compiled.params.items() if k not in columns}
+        found = _COMPILED[key] = (str(compiled), compiled.positiontup, fixed)
+    return found

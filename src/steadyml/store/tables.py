@@ -77,7 +77,9 @@ metrics = sa.Table(
     sa.Column("value", sa.Float(precision=53)),  # NULL is NaN (SQLite cannot store NaN)
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp_ms", MS, nullable=False),
-    sa.Index(None, "run_id", "key", "step"),
+    # (run_id, step, key): a batch logged at one step lands in one contiguous stretch of
+    # the index; (run_id, key, step) would touch a page per key on every batch.
+    sa.Index(None, "run_id", "step", "key"),
 )
 
 # The last value of each metric of each run (highest step, then latest time): what search

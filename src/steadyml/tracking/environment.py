@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -15,6 +16,7 @@ from pathlib import Path
 from steadyml.core.fingerprints import sha256_json
 
 GIT_TIMEOUT_S = 10
+CODE_MAX_AGE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class CodeVersion:
     commit: str | None = None
     branch: str | None = None
     dirty: bool | None = None
-    diff_hash: str | None = None  # sha256 of `git diff HEAD` plus untracked file names
+    diff_hash: str | None = None  # sha256 over each uncommitted path and its current bytes
 
     @property
     def is_known(self) -> bool:
@@ -43,33 +45,89 @@ class Environment:
 
 
 def capture_code(cwd: str | os.PathLike[str] | None = None) -> CodeVersion:
-    """Return the git state of `cwd` (default: the working directory), or an unknown version."""
-    cwd = Path(cwd or os.getcwd())
-    status = _git(cwd, "status", "--porcelain=v2", "--branch", "--untracked-files=normal")
+    """Return the git state of `cwd` (default: the working directory), or an unknown version.
+
+    Re-read when the last reading is older than CODE_MAX_AGE_S or HEAD or the index moved,
+    so a sweep that starts many runs a second runs git once, not once per run.
+    """
+    start = Path(cwd or os.getcwd()).absolute()
+    top = _repo_root(start)
+    if top is None:
+        return CodeVersion()
+    key = (str(start), _git_signature(top))
+    cached = _CODE_CACHE.get(key[0])
+    now = time.monotonic()
+    if cached is not None and cached[0] == key[1] and now - cached[1] < CODE_MAX_AGE_S:
+        return cached[2]
+    code = _read_code(start, top)
+    _CODE_CACHE[key[0]] = (key[1], now, code)
+    return code
+
+
+def _read_code(cwd: Path, top: Path) -> CodeVersion:
+    status = _git(cwd, "status", "--porcelain=v2", "--branch", "--untracked-files=normal", "-z")
     if status is None:
         return CodeVersion()
     commit = branch = None
-    changes: list[str] = []
-    for line in status.splitlines():
-        if line.startswith("# branch.oid "):
-            oid = line.removeprefix("# branch.oid ")
+    changed: list[str] = []
+    entries = status.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if entry.startswith("# branch.oid "):
+            oid = entry.removeprefix("# branch.oid ")
             commit = None if oid == "(initial)" else oid
-        elif line.startswith("# branch.head "):
-            head = line.removeprefix("# branch.head ")
+        elif entry.startswith("# branch.head "):
+            head = entry.removeprefix("# branch.head ")
             branch = None if head == "(detached)" else head
-        elif not line.startswith("#"):
-            changes.append(line)
+        elif entry[:2] in ("1 ", "u "):
+            changed.append(entry.split(" ", 8 if entry[0] == "1" else 10)[-1])
+        elif entry.startswith("2 "):  # rename: the original path follows as its own entry
+            changed.append(entry.split(" ", 9)[-1])
+            i += 1
+        elif entry.startswith("? "):
+            changed.append(entry[2:])
+        i += 1
     if commit is None:
         return CodeVersion()
-    dirty = bool(changes)
-    diff_hash = None
-    if dirty:
-        diff = _git(cwd, "diff", "HEAD", "--no-color", "--no-ext-diff", binary=True) or b""
-        untracked = sorted(c for c in changes if c.startswith("?"))
-        diff_hash = hashlib.sha256(diff + "\n".join(untracked).encode()).hexdigest()
-    top = _git(cwd, "rev-parse", "--show-toplevel")
-    return CodeVersion(repo=top.strip() if top else None, commit=commit, branch=branch,
-                       dirty=dirty, diff_hash=diff_hash)
+    diff_hash = _hash_changes(top, changed) if changed else None
+    return CodeVersion(repo=str(top), commit=commit, branch=branch, dirty=bool(changed),
+                       diff_hash=diff_hash)
+
+
+def _hash_changes(top: Path, paths: list[str]) -> str:
+    """Hash what the uncommitted state is made of: each changed path and its current bytes."""
+    h = hashlib.sha256()
+    for rel in sorted(set(paths)):
+        h.update(rel.encode() + b"\0")
+        try:
+            with open(top / rel, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    h.update(chunk)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            h.update(b"\0<absent>\0")  # deleted, or a directory of untracked files
+    return h.hexdigest()
+
+
+def _repo_root(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def _git_signature(top: Path) -> tuple[int, ...]:
+    git_dir = top / ".git"
+    stamps = []
+    for name in ("HEAD", "index"):
+        try:
+            stamps.append(os.stat(git_dir / name).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
+
+
+_CODE_CACHE: dict[str, tuple[tuple[int, ...], float, CodeVersion]] = {}
 
 
 def capture_environment() -> Environment:

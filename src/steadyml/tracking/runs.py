@@ -22,7 +22,7 @@ from steadyml.core.errors import (
     RunStateError,
 )
 from steadyml.core.ids import check_key, check_name
-from steadyml.store.engine import execute_many
+from steadyml.store.engine import execute_fast, execute_many
 from steadyml.store.tables import (
     environments,
     experiments,
@@ -103,16 +103,17 @@ def ensure_environment(conn: Connection, env: Environment, now_ms: int) -> None:
 def insert_run(conn: Connection, *, run_id: str, experiment_id: int, name: str, actor: str,
                now_ms: int, source: str | None, code: CodeVersion,
                environment_hash: str | None) -> None:
-    conn.execute(runs.insert().values(
-        id=run_id, experiment_id=experiment_id, name=name, status=RunStatus.RUNNING,
-        start_ms=now_ms, actor=actor, source=source, git_commit=code.commit,
-        git_branch=code.branch, git_dirty=code.dirty, git_diff_hash=code.diff_hash,
-        git_repo=code.repo, environment_hash=environment_hash))
+    execute_fast(conn, _RUN_INSERT, {
+        "id": run_id, "experiment_id": experiment_id, "name": name,
+        "status": RunStatus.RUNNING.value, "start_ms": now_ms, "actor": actor,
+        "source": source, "git_commit": code.commit, "git_branch": code.branch,
+        "git_dirty": code.dirty, "git_diff_hash": code.diff_hash, "git_repo": code.repo,
+        "environment_hash": environment_hash})
 
 
 def require_running(conn: Connection, run_id: str) -> None:
     """Raise unless the run exists and is RUNNING."""
-    status = conn.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).scalar()
+    status = execute_fast(conn, _RUN_STATUS, {"run_id": run_id}).scalar()
     if status is None:
         raise RunNotFoundError(run_id)
     if status != RunStatus.RUNNING:
@@ -122,6 +123,10 @@ def require_running(conn: Connection, run_id: str) -> None:
 
 def set_status(conn: Connection, run_id: str, status: RunStatus, now_ms: int) -> RunStatus:
     """Finish a run; return its previous status."""
+    finished = execute_fast(conn, _RUN_FINISH, {"run_id": run_id, "status": status.value,
+                                                "end_ms": now_ms})
+    if finished.rowcount == 1:  # the usual case: one statement
+        return RunStatus.RUNNING
     previous = conn.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).scalar()
     if previous is None:
         raise RunNotFoundError(run_id)
@@ -133,18 +138,17 @@ def write_params(conn: Connection, run_id: str, values: Mapping[str, object]) ->
     """Record params; a param is write-once (logging the same value again is fine)."""
     if not values:
         return
-    rows = [{"run_id": run_id, "key": check_key(k, "param"), "value": _param_text(k, v)}
-            for k, v in values.items()]
-    existing = dict(conn.execute(
-        sa.select(params.c.key, params.c.value).where(
-            params.c.run_id == run_id, params.c.key.in_([r["key"] for r in rows]))).all())
-    changed = [k for k, v in existing.items() if v != _param_text(k, values[k])]
-    if changed:
+    rows = {check_key(k, "param"): _param_text(k, v) for k, v in values.items()}
+    inserted = execute_many(conn, _PARAMS_INSERT[conn.dialect.name], ("run_id", "key", "value"),
+                            [(run_id, k, v) for k, v in rows.items()])
+    if inserted is not None and inserted.rowcount == len(rows):  # all new: nothing to compare
+        return
+    existing = dict(conn.execute(sa.select(params.c.key, params.c.value).where(
+        params.c.run_id == run_id, params.c.key.in_(list(rows)))).all())
+    changed = sorted(k for k, v in rows.items() if existing.get(k, v) != v)
+    if changed:  # raising rolls the whole transaction back, this batch's inserts included
         raise RunStateError(f"Params {changed} of run {run_id} are already set to other values; "
                             "params are write-once. Log a tag or a new run instead.")
-    new_rows = [r for r in rows if r["key"] not in existing]
-    if new_rows:
-        conn.execute(params.insert(), new_rows)
 
 
 def write_tags(conn: Connection, run_id: str, values: Mapping[str, object]) -> None:
@@ -158,21 +162,24 @@ def write_tags(conn: Connection, run_id: str, values: Mapping[str, object]) -> N
                                             set_={"value": stmt.excluded.value}), rows)
 
 
-def write_metrics(conn: Connection, run_id: str, batch: Sequence[Metric]) -> None:
+MetricRow = tuple[str, float, int, int]  # key, value, step, timestamp_ms
+_METRIC_COLUMNS = ("run_id", "key", "value", "step", "timestamp_ms")
+
+
+def write_metrics(conn: Connection, run_id: str, batch: Sequence[MetricRow]) -> None:
     """Append metric history and advance the latest value of each key, in one go."""
     if not batch:
         return
-    rows = []
-    latest: dict[str, dict[str, Any]] = {}
-    for m in batch:
-        row = {"run_id": run_id, "key": m.key, "value": _db_float(m.value), "step": m.step,
-               "timestamp_ms": m.timestamp_ms}
-        rows.append(row)
-        best = latest.get(m.key)
-        if best is None or (m.step, m.timestamp_ms) >= (best["step"], best["timestamp_ms"]):
-            latest[m.key] = row
-    execute_many(conn, _METRICS_INSERT, rows)
-    execute_many(conn, _LATEST_UPSERT[conn.dialect.name], list(latest.values()))
+    rows = [(run_id, key, None if value != value else value, step, ts)  # NaN is stored NULL
+            for key, value, step, ts in batch]
+    latest: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        best = latest.get(row[1])
+        if best is None or (row[3], row[4]) >= (best[3], best[4]):
+            latest[row[1]] = row
+    execute_many(conn, _METRICS_INSERT, _METRIC_COLUMNS, rows)
+    execute_many(conn, _LATEST_UPSERT[conn.dialect.name], _METRIC_COLUMNS,
+                 list(latest.values()))
 
 
 def _latest_upsert(insert: Any) -> Any:
@@ -187,14 +194,21 @@ def _latest_upsert(insert: Any) -> Any:
         where=newer)
 
 
-# Built once: execute_many caches each statement's compiled SQL per dialect.
+# Built once: execute_fast / execute_many cache each one's compiled SQL per dialect.
+_RUN_INSERT = runs.insert()
+_RUN_STATUS = sa.select(runs.c.status).where(runs.c.id == sa.bindparam("run_id"))
+_RUN_FINISH = (runs.update()
+               .where(runs.c.id == sa.bindparam("run_id"), runs.c.status == "RUNNING")
+               .values(status=sa.bindparam("status"), end_ms=sa.bindparam("end_ms")))
+_PARAMS_INSERT = {"sqlite": sqlite.insert(params).on_conflict_do_nothing(),
+                  "postgresql": postgresql.insert(params).on_conflict_do_nothing()}
 _METRICS_INSERT = metrics.insert()
 _LATEST_UPSERT = {"sqlite": _latest_upsert(sqlite.insert),
                   "postgresql": _latest_upsert(postgresql.insert)}
 
 
 def make_metrics(values: Mapping[str, float] | Iterable[tuple[str, float, int, int]],
-                 step: int, now_ms: int) -> list[Metric]:
+                 step: int, now_ms: int) -> list[MetricRow]:
     """Validate metric input (a mapping, or (key, value, step, timestamp_ms) tuples)."""
     items = ([(k, v, step, now_ms) for k, v in values.items()]
              if isinstance(values, Mapping) else list(values))
@@ -205,7 +219,7 @@ def make_metrics(values: Mapping[str, float] | Iterable[tuple[str, float, int, i
             number = float(value)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"Metric {key!r} must be a number, got {value!r}.") from exc
-        out.append(Metric(key, number, int(m_step), int(ts)))
+        out.append((key, number, int(m_step), int(ts)))
     return out
 
 
@@ -323,10 +337,6 @@ def _param_text(key: str, value: object) -> str:
         raise InvalidInputError(f"Param {key!r} is {len(text)} characters long; the limit is "
                                 f"{MAX_PARAM_CHARS}. Log long values as an artifact instead.")
     return text
-
-
-def _db_float(value: float) -> float | None:
-    return None if math.isnan(value) else value
 
 
 def _py_float(value: float | None) -> float:

@@ -35,6 +35,7 @@ class Tracker:
         self.actor = actor
         self.clock = clock or SystemClock()
         self._known_environments: set[str] = set()
+        self._experiment_ids: dict[str, int] = {}  # experiments are never deleted
 
     def create_run(self, experiment: str, *, name: str | None = None,
                    params: Mapping[str, object] | None = None,
@@ -49,7 +50,9 @@ class Tracker:
         run_id = new_id()
         now = self.clock.now_ms()
         with self.store.write() as conn:
-            exp_id = rr.ensure_experiment(conn, experiment, now)
+            exp_id = self._experiment_ids.get(experiment)
+            if exp_id is None:
+                exp_id = rr.ensure_experiment(conn, experiment, now)
             if environment is not None and environment.hash not in self._known_environments:
                 rr.ensure_environment(conn, environment, now)
             rr.insert_run(conn, run_id=run_id, experiment_id=exp_id, name=name or run_id[:8],
@@ -61,6 +64,7 @@ class Tracker:
                          subject=f"run:{run_id}",
                          after={"experiment": experiment, "git_commit": code.commit,
                                 "git_dirty": code.dirty})
+        self._experiment_ids[experiment] = exp_id
         if environment is not None:
             self._known_environments.add(environment.hash)
         return run_id

@@ -125,7 +125,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_metrics'))
     )
     with op.batch_alter_table('metrics', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_metrics_run_id_key_step'), ['run_id', 'key', 'step'], unique=False)
+        batch_op.create_index(batch_op.f('ix_metrics_run_id_step_key'), ['run_id', 'step', 'key'], unique=False)
 
     op.create_table('model_versions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -201,7 +201,7 @@ def downgrade() -> None:
     op.drop_table('params')
     op.drop_table('model_versions')
     with op.batch_alter_table('metrics', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_metrics_run_id_key_step'))
+        batch_op.drop_index(batch_op.f('ix_metrics_run_id_step_key'))
 
     op.drop_table('metrics')
     with op.batch_alter_table('latest_metrics', schema=None) as batch_op:
