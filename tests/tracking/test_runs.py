@@ -14,6 +14,7 @@ from steadyml.core.errors import (
     RunStateError,
 )
 from steadyml.store import tables
+from steadyml.tracking.environment import capture_code, clear_code_cache
 
 
 def test_run_records_params_metrics_tags_and_status(platform: Platform) -> None:
@@ -114,6 +115,7 @@ def test_run_captures_code_and_environment(platform: Platform, tmp_path, monkeyp
     with steadyml.start_run("e", platform=platform) as clean:
         pass
     (repo / "train.py").write_text("print('v2')\n")
+    clear_code_cache()  # a reading is reused for up to 2 s; this test edits within that
     with steadyml.start_run("e", platform=platform) as dirty:
         pass
     a, b = platform.tracking.get_run(clean.id), platform.tracking.get_run(dirty.id)
@@ -123,3 +125,29 @@ def test_run_captures_code_and_environment(platform: Platform, tmp_path, monkeyp
     env = details["environment"]
     assert env["hash"] == a.environment_hash
     assert any(p.lower().startswith("sqlalchemy==") for p in env["packages"])
+
+
+def test_code_reading_is_reused_briefly_then_refreshed(tmp_path) -> None:
+    import subprocess
+
+    repo = tmp_path / "r"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "a.py").write_text("1\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    clean = capture_code(repo)
+    (repo / "a.py").write_text("2\n")
+    assert capture_code(repo, max_age_s=3600) == clean  # reused: no git run
+    edited = capture_code(repo, max_age_s=0)
+    assert edited.dirty and edited.commit == clean.commit
+    (repo / "a.py").write_text("3\n")
+    again = capture_code(repo, max_age_s=0)
+    assert again.diff_hash != edited.diff_hash  # the hash follows the content
+    (repo / "new.txt").write_text("x")
+    with_untracked = capture_code(repo, max_age_s=0)
+    assert with_untracked.diff_hash not in (edited.diff_hash, again.diff_hash)
+    subprocess.run([*git, "commit", "-qam", "two"], check=True)  # HEAD moves: re-read
+    committed = capture_code(repo, max_age_s=3600)
+    assert committed.commit != clean.commit
+    assert capture_code(tmp_path).commit is None  # not inside a repository

@@ -44,23 +44,24 @@ class Environment:
     hash: str
 
 
-def capture_code(cwd: str | os.PathLike[str] | None = None) -> CodeVersion:
+def capture_code(cwd: str | os.PathLike[str] | None = None, *,
+                 max_age_s: float = CODE_MAX_AGE_S) -> CodeVersion:
     """Return the git state of `cwd` (default: the working directory), or an unknown version.
 
-    Re-read when the last reading is older than CODE_MAX_AGE_S or HEAD or the index moved,
-    so a sweep that starts many runs a second runs git once, not once per run.
+    Re-read when the last reading is older than `max_age_s` or HEAD or the index moved, so
+    a sweep that starts many runs a second runs git once, not once per run.
     """
     start = Path(cwd or os.getcwd()).absolute()
     top = _repo_root(start)
     if top is None:
         return CodeVersion()
-    key = (str(start), _git_signature(top))
-    cached = _CODE_CACHE.get(key[0])
+    cached = _CODE_CACHE.get(str(start))
     now = time.monotonic()
-    if cached is not None and cached[0] == key[1] and now - cached[1] < CODE_MAX_AGE_S:
+    if cached is not None and cached[0] == _git_signature(top) and now - cached[1] < max_age_s:
         return cached[2]
     code = _read_code(start, top)
-    _CODE_CACHE[key[0]] = (key[1], now, code)
+    # Signed after reading: `git status` may itself rewrite the index.
+    _CODE_CACHE[str(start)] = (_git_signature(top), now, code)
     return code
 
 
@@ -128,6 +129,11 @@ def _git_signature(top: Path) -> tuple[int, ...]:
 
 
 _CODE_CACHE: dict[str, tuple[tuple[int, ...], float, CodeVersion]] = {}
+
+
+def clear_code_cache() -> None:
+    """Forget cached git readings: the next capture runs git again."""
+    _CODE_CACHE.clear()
 
 
 def capture_environment() -> Environment:
