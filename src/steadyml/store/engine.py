@@ -170,3 +170,22 @@ def _compiled(conn: Connection, statement: sa.Executable, columns: tuple[str, ..
         fixed = {k: v for k, v in compiled.params.items() if k not in columns}
         found = _COMPILED[key] = (str(compiled), compiled.positiontup, fixed)
     return found
+
+
+def fetch_rows(conn: Connection, statement: sa.Executable | str,
+               params: Any = None) -> list[tuple[Any, ...]]:
+    """Run a query and return plain tuples from the driver (no Row objects: bulk reads)."""
+    if isinstance(statement, str):
+        sql, args = statement, params
+    else:
+        compiled = statement.compile(dialect=conn.dialect)
+        values = compiled.construct_params()
+        sql = str(compiled)
+        args = (tuple(values[n] for n in compiled.positiontup) if compiled.positiontup
+                else values)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, args if args is not None else ())
+        return cursor.fetchall()
+    finally:
+        cursor.close()

@@ -54,12 +54,15 @@ runs = sa.Table(
     sa.Index(None, "start_ms"),
 )
 
+# params, tags and latest_metrics are clustered by (run_id, key) on SQLite (WITHOUT ROWID):
+# loading the values of a page of runs reads each run's rows in one place.
 params = sa.Table(
     "params", metadata,
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Index(None, "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 tags = sa.Table(
@@ -67,6 +70,7 @@ tags = sa.Table(
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 metrics = sa.Table(
@@ -92,6 +96,7 @@ latest_metrics = sa.Table(
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("timestamp_ms", MS, nullable=False),
     sa.Index(None, "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 run_artifacts = sa.Table(

@@ -22,7 +22,7 @@ from steadyml.core.errors import (
     RunStateError,
 )
 from steadyml.core.ids import check_key, check_name
-from steadyml.store.engine import execute_fast, execute_many
+from steadyml.store.engine import execute_fast, execute_many, fetch_rows
 from steadyml.store.tables import (
     environments,
     experiments,
@@ -55,7 +55,7 @@ class Metric:
     timestamp_ms: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Run:
     id: str
     experiment: str
@@ -296,33 +296,48 @@ def list_experiments(conn: Connection) -> list[dict[str, Any]]:
 
 _RUNS_JOIN = runs.join(experiments, runs.c.experiment_id == experiments.c.id)
 _RUN_COLUMNS = (*runs.c, experiments.c.name.label("experiment_name"))
+_RUN_INDEX = {column.name: i for i, column in enumerate(_RUN_COLUMNS)}
 
 
 def _load_runs(conn: Connection, query: sa.Select[Any]) -> list[Run]:
-    rows = conn.execute(query).all()
+    rows = fetch_rows(conn, query)
     if not rows:
         return []
-    ids = [r.id for r in rows]
+    c = _RUN_INDEX
+    ids = [r[c["id"]] for r in rows]
     by_id: dict[str, dict[str, dict[str, Any]]] = {i: {"p": {}, "m": {}, "t": {}} for i in ids}
     for chunk in _chunks(ids, 5000):
-        for run_id, key, value in conn.execute(
-                sa.select(params.c.run_id, params.c.key, params.c.value)
-                .where(params.c.run_id.in_(chunk))):
+        for run_id, key, value in _values_of(conn, params, chunk):
             by_id[run_id]["p"][key] = value
-        for run_id, key, value in conn.execute(
-                sa.select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value)
-                .where(latest_metrics.c.run_id.in_(chunk))):
+        for run_id, key, value in _values_of(conn, latest_metrics, chunk):
             by_id[run_id]["m"][key] = _py_float(value)
-        for run_id, key, value in conn.execute(
-                sa.select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))):
+        for run_id, key, value in _values_of(conn, tags, chunk):
             by_id[run_id]["t"][key] = value
-    return [Run(
-        id=r.id, experiment=r.experiment_name, name=r.name, status=RunStatus(r.status),
-        start_ms=r.start_ms, end_ms=r.end_ms, actor=r.actor, source=r.source,
-        code=CodeVersion(repo=r.git_repo, commit=r.git_commit, branch=r.git_branch,
-                         dirty=r.git_dirty, diff_hash=r.git_diff_hash),
-        environment_hash=r.environment_hash, params=by_id[r.id]["p"],
-        metrics=by_id[r.id]["m"], tags=by_id[r.id]["t"]) for r in rows]
+    out = []
+    for r in rows:
+        values = by_id[r[c["id"]]]
+        dirty = r[c["git_dirty"]]
+        out.append(Run(
+            id=r[c["id"]], experiment=r[c["experiment_name"]], name=r[c["name"]],
+            status=RunStatus(r[c["status"]]), start_ms=r[c["start_ms"]],
+            end_ms=r[c["end_ms"]], actor=r[c["actor"]], source=r[c["source"]],
+            code=CodeVersion(repo=r[c["git_repo"]], commit=r[c["git_commit"]],
+                             branch=r[c["git_branch"]],
+                             dirty=None if dirty is None else bool(dirty),
+                             diff_hash=r[c["git_diff_hash"]]),
+            environment_hash=r[c["environment_hash"]], params=values["p"],
+            metrics=values["m"], tags=values["t"]))
+    return out
+
+
+def _values_of(conn: Connection, table: sa.Table, run_ids: list[str]) -> list[Any]:
+    """Return (run_id, key, value) of a keyed table for many runs, as plain driver rows."""
+    if conn.dialect.name == "postgresql":
+        sql = f'SELECT run_id, "key", value FROM {table.name} WHERE run_id = ANY(%s)'
+        return fetch_rows(conn, sql, (run_ids,))
+    marks = ",".join("?" * len(run_ids))
+    sql = f'SELECT run_id, "key", value FROM {table.name} WHERE run_id IN ({marks})'
+    return fetch_rows(conn, sql, tuple(run_ids))
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:

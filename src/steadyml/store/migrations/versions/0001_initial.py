@@ -109,7 +109,8 @@ def upgrade() -> None:
     sa.Column('step', sa.BigInteger(), nullable=False),
     sa.Column('timestamp_ms', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_latest_metrics_run_id_runs')),
-    sa.PrimaryKeyConstraint('run_id', 'key', name=op.f('pk_latest_metrics'))
+    sa.PrimaryKeyConstraint('run_id', 'key', name=op.f('pk_latest_metrics')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('latest_metrics', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_latest_metrics_key_value'), ['key', 'value'], unique=False)
@@ -152,7 +153,8 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=250), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_params_run_id_runs')),
-    sa.PrimaryKeyConstraint('run_id', 'key', name=op.f('pk_params'))
+    sa.PrimaryKeyConstraint('run_id', 'key', name=op.f('pk_params')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('params', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_params_key_value'), ['key', 'value'], unique=False)
@@ -178,7 +180,8 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=250), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_tags_run_id_runs')),
-    sa.PrimaryKeyConstraint('run_id', 'key', name=op.f('pk_tags'))
+    sa.PrimaryKeyConstraint('run_id', 'key', name=op.f('pk_tags')),
+    sqlite_with_rowid=False
     )
     op.create_table('model_version_datasets',
     sa.Column('model_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
