@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import steadyml
-from steadyml import Platform, Settings
+from steadyml import Platform
 from steadyml.core.errors import (
     AliasNotFoundError,
     ArtifactCorruptError,
@@ -23,14 +22,6 @@ from steadyml.core.errors import (
     UnsupportedModelError,
 )
 from steadyml.registry import ModelRef, Signature
-
-
-@pytest.fixture
-def platform(store_url: str, tmp_path: Path) -> Iterator[Platform]:
-    settings = Settings(home=tmp_path / "home", db_url=store_url,
-                        artifacts=str(tmp_path / "artifacts"), actor="tester")
-    with Platform(settings) as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -161,5 +161,6 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 
 def _check_digest(digest: str) -> None:
     # The digest becomes part of a path: accept only 64 lowercase hex characters.
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise ArtifactNotFoundError(str(digest)[:80], "(invalid digest)")
+    if not isinstance(digest, str) or len(digest) != 64 or any(
+            c not in "0123456789abcdef" for c in digest):
+        raise ArtifactNotFoundError(str(digest)[:80], "(not a sha256 digest)")

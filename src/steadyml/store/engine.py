@@ -20,6 +20,7 @@ from steadyml.core.errors import ConfigurationError, StoreUnavailableError
 from steadyml.store import migrations
 
 SQLITE_BUSY_TIMEOUT_S = 120
+PG_CONNECT_TIMEOUT_S = 10
 _WRITE = "steady_write"
 
 
@@ -39,7 +40,11 @@ class MetadataStore:
                 f"Cannot reach the metadata store at {_safe(url)}: {_first_line(exc)}. "
                 "Check STEADY_DB_URL and that the database server is running.") from exc
         if migrate:
-            migrations.upgrade(self.engine, lock_dir=_sqlite_dir(url))
+            try:
+                migrations.upgrade(self.engine, lock_dir=_sqlite_dir(url))
+            except BaseException:
+                self.engine.dispose()
+                raise
 
     @property
     def dialect(self) -> str:
@@ -72,8 +77,12 @@ def create_store_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if parsed.get_backend_name() == "postgresql":
+        # A host that drops packets would otherwise hang each connect for minutes.
+        connect_args = {} if "connect_timeout" in parsed.query else {
+            "connect_timeout": PG_CONNECT_TIMEOUT_S}
         try:
-            return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                    connect_args=connect_args)
         except ModuleNotFoundError as exc:
             raise ConfigurationError(
                 "PostgreSQL needs the psycopg driver: pip install 'steadyml[postgres]'.") from exc

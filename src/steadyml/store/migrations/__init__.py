@@ -16,9 +16,7 @@ _PG_LOCK_KEY = 7_362_515  # any constant: serialises concurrent migrations on on
 def current(engine: Engine) -> str | None:
     """Return the schema revision the database is at, or None if it has none."""
     with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return _current_on(conn)
 
 
 def upgrade(engine: Engine, *, lock_dir: Path | None = None) -> None:
@@ -27,18 +25,26 @@ def upgrade(engine: Engine, *, lock_dir: Path | None = None) -> None:
         return
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_LOCK_KEY})")
-            try:
+            # Transaction-scoped: released by the commit in _run_alembic, or by the rollback
+            # if the migration fails, so it is never left held by a pooled connection.
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+            if _current_on(conn) != HEAD:  # another process may have migrated meanwhile
                 _run_alembic(conn)
-            finally:
-                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_LOCK_KEY})")
-                conn.commit()
         return
     from filelock import FileLock
 
     lock = FileLock(str((lock_dir or Path(".")) / ".steady-migrate.lock"))
-    with lock, engine.connect() as conn:
-        _run_alembic(conn)
+    with lock:
+        if current(engine) == HEAD:
+            return
+        with engine.connect() as conn:
+            _run_alembic(conn)
+
+
+def _current_on(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def _run_alembic(conn: sa.Connection) -> None:
