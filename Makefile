@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv install demo test bench clean
+.PHONY: help venv install demo test bench lint clean
 
 help:
 	@echo "make venv     create $(VENV) (python3 -m venv) and upgrade pip"
@@ -18,6 +18,7 @@ help:
 	@echo "make demo     run 'steady demo' in a fresh STEADY_HOME ($(DEMO_HOME))"
 	@echo "make test     install the test extras and run every test (PYTEST_ARGS=...)"
 	@echo "make bench    run the benchmarks"
+	@echo "make lint     run ruff over src, tests and benchmarks"
 
 # Stamps live inside the venv, so deleting .venv forgets them; an edited pyproject.toml
 # reinstalls.
@@ -47,6 +48,10 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_tracking.py
+
+lint: $(VENV)/.venv-ready
+	$(PIP) install --quiet ruff
+	$(BIN)/ruff check src tests benchmarks
 
 clean:
 	rm -rf $(DEMO_HOME) .pytest_cache .hypothesis build dist

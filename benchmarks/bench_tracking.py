@@ -145,10 +145,10 @@ def cpu_times() -> list[int]:
 
 def cpu_share(before: list[int], after: list[int]) -> dict[str, float]:
     """Machine-wide CPU time shares over a phase (other agents' work shows up as busy/steal)."""
-    d = [b - a for a, b in zip(before, after)]
+    d = [b - a for a, b in zip(before, after, strict=True)]
     total = sum(d) or 1
     names = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
-    share = {n: round(100.0 * v / total, 1) for n, v in zip(names, d)}
+    share = {n: round(100.0 * v / total, 1) for n, v in zip(names, d, strict=False)}
     return {k: share.get(k, 0.0) for k in ("user", "system", "idle", "iowait", "steal")}
 
 
@@ -399,7 +399,7 @@ def main() -> None:
     logs = scratch / "logs"
     logs.mkdir(parents=True)
     log(f"scratch {scratch}")
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     git_at_start = git_info()
     cpu0 = cpu_times()
     results: dict[str, dict[str, Any]] = {}
@@ -413,7 +413,7 @@ def main() -> None:
             brief = {k: r[k] for k in ("metrics_per_s", "runs_per_s", "median_ms", "count",
                                        "wall_s") if k in r}
             log(f"{side}: {phase} done in {r['process_s']} s: {brief}")
-    finished = dt.datetime.now(dt.timezone.utc)
+    finished = dt.datetime.now(dt.UTC)
 
     for phase in results.values():
         for side, r in phase.items():

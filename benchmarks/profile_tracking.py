@@ -28,9 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import _common as c  # noqa: E402
-
 import sqlalchemy as sa  # noqa: E402
+
+import _common as c  # noqa: E402
 import steadyml  # noqa: E402
 from steadyml import Settings  # noqa: E402
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sklearn.datasets import load_breast_cancer
