@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -18,12 +17,12 @@ from steadyml.platform import Platform
 class _Group(TyperGroup):
     """Print a SteadyError once, to stderr, and exit 1 (no traceback for expected errors)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except SteadyError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise click.exceptions.Exit(1) from exc
+            raise typer.Exit(1) from exc
 
 
 app = typer.Typer(
