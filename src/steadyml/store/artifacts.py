@@ -97,7 +97,7 @@ class ArtifactStore:
             except FileNotFoundError as exc:
                 raise ArtifactNotFoundError(digest, self.uri_of(digest)) from exc
             with source, open(tmp, "wb") as out:
-                while chunk := source.read(CHUNK_BYTES):
+                while chunk := self._call(source.read, CHUNK_BYTES):
                     hasher.update(chunk)
                     out.write(chunk)
             if hasher.hexdigest() != digest:
