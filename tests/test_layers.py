@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "steadyml"
 LAYERS = {
     "core": 0,
     "store": 1,
-    "tracking": 2, "registry": 2,
+    "tracking": 2, "registry": 2, "deployments": 2, "access": 2,
     "platform": 3,
     "sdk": 4,
     "cli": 5,

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PACKAGES = ["steadyml", "steadyml.core", "steadyml.store", "steadyml.tracking",
-            "steadyml.registry", "steadyml.cli"]
+            "steadyml.registry", "steadyml.deployments", "steadyml.cli"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

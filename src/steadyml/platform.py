@@ -8,7 +8,8 @@ from typing import Any
 
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.settings import Settings
-from steadyml.registry import Registry, model_lineage
+from steadyml.deployments import Arm, Deployments, DeploymentNotFoundError
+from steadyml.registry import ModelRef, Registry, model_lineage
 from steadyml.registry.lineage import iso
 from steadyml.store import audit
 from steadyml.store.artifacts import ArtifactStore
@@ -43,12 +44,47 @@ class Platform:
         self.artifacts = ArtifactStore(settings.resolved_artifacts)
         self.tracking = Tracker(self.store, self.artifacts, actor=self.actor, clock=self.clock)
         self.registry = Registry(self.store, self.artifacts, actor=self.actor, clock=self.clock)
+        self.deployments = Deployments(self.store, self._resolve_arm, actor=self.actor,
+                                       clock=self.clock)
 
     def lineage(self, ref: str) -> dict[str, Any]:
-        """Return which data, code, params and environment produced the model `ref`."""
+        """Return which data, code, params and environment produced the model `ref`.
+
+        A bare name that is a deployment gives the lineage of every model it serves now.
+        """
+        if ":" not in ref and "@" not in ref:
+            try:
+                return self.deployment_lineage(ref)
+            except DeploymentNotFoundError:
+                pass
         version = self.registry.get(ref)
+        serving = [{"deployment": d, "arm": arm, "revision": r, "since": iso(since)}
+                   for d, arm, r, since in self.deployments.serving(version.name,
+                                                                    version.version)]
         return model_lineage(version, artifact_uri=self.artifacts.uri_of(version.artifact_digest),
-                             runs=_RunRecords(self.store))
+                             runs=_RunRecords(self.store), deployments=serving)
+
+    def deployment_lineage(self, name: str) -> dict[str, Any]:
+        """Return what deployment `name` serves right now, since when, and its lineage."""
+        current = self.deployments.current(name)
+        arms = [("stable", current.stable, 100.0 - (current.weight if current.candidate
+                                                     and current.mode and
+                                                     current.mode.value == "canary" else 0.0))]
+        if current.candidate is not None:
+            arms.append(("candidate", current.candidate, current.weight))
+        return {
+            "lineage_version": 1,
+            "deployment": name, "revision": current.revision,
+            "since": iso(current.created_ms), "changed_by": current.actor,
+            "reason": current.reason.value,
+            "mode": current.mode.value if current.mode else None,
+            "arms": [{"arm": arm, "model": model.ref, "traffic_percent": share,
+                      "lineage": self.lineage(model.ref)} for arm, model, share in arms],
+        }
+
+    def _resolve_arm(self, ref: str) -> Arm:
+        version = self.registry.get(ModelRef.parse(ref))
+        return Arm(version.name, version.version)
 
     def audit_entries(self, *, subject: str | None = None, action: str | None = None,
                       limit: int | None = 100) -> list[AuditEntry]:

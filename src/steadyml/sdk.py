@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from steadyml.core.settings import Settings
+from steadyml.deployments import Revision
 from steadyml.platform import Platform
 from steadyml.registry import LoadedModel, ModelVersion, Signature
 from steadyml.registry.flavors import Flavor
@@ -158,3 +159,22 @@ def set_alias(ref: str, alias: str, *, platform: Platform | None = None) -> Mode
 def lineage(ref: str, *, platform: Platform | None = None) -> dict[str, Any]:
     """Return which data, code, params and environment produced model `ref`."""
     return (platform or default_platform()).lineage(ref)
+
+
+def deploy(deployment: str, model_ref: str, *, canary: float | None = None,
+           shadow: bool = False, blue_green: bool = False,
+           platform: Platform | None = None) -> Revision:
+    """Serve `model_ref` on `deployment`, as its stable arm or as a candidate beside it."""
+    return (platform or default_platform()).deployments.deploy(
+        deployment, model_ref, canary=canary, shadow=shadow, blue_green=blue_green)
+
+
+def promote(deployment: str, *, platform: Platform | None = None) -> Revision:
+    """Make the deployment's candidate its stable arm."""
+    return (platform or default_platform()).deployments.promote(deployment)
+
+
+def rollback(deployment: str, *, to: int | None = None,
+             platform: Platform | None = None) -> Revision:
+    """Undo the last change of `deployment` (or restore revision `to`)."""
+    return (platform or default_platform()).deployments.rollback(deployment, to=to)

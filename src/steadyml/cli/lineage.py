@@ -14,19 +14,27 @@ from steadyml.core.fingerprints import canonical_json
 
 @app.command()
 def lineage(ctx: typer.Context,
-            ref: str = typer.Argument(..., help="NAME:VERSION or NAME@ALIAS."),
+            ref: str = typer.Argument(..., help="NAME:VERSION, NAME@ALIAS or a DEPLOYMENT."),
             as_json: bool = json_option) -> None:
-    """Show which data, code, params and environment produced a model."""
+    """Show which data, code, params and environment produced a model (or what a deployment
+    serves right now, since when, and the lineage of each of its models)."""
     with open_from(ctx) as platform:
         doc = platform.lineage(ref)
     if as_json:
         print_json(doc)
         return
+    if "deployment" in doc:
+        console.print(f"[bold]{doc['deployment']}[/] revision {doc['revision']} since "
+                      f"{doc['since']} ({doc['reason']} by {doc['changed_by']})")
+        for arm in doc["arms"]:
+            console.print(f"[cyan]{arm['arm']}[/]: {arm['traffic_percent']:g} % of traffic")
+            console.print(lineage_tree(arm["lineage"]))
+        return
     console.print(lineage_tree(doc))
 
 
 def lineage_tree(doc: dict[str, Any]) -> Tree:
-    """Render a lineage document as a Rich tree."""
+    """Render a model's lineage document as a Rich tree."""
     model = doc["model"]
     aliases = f" @{', @'.join(model['aliases'])}" if model["aliases"] else ""
     root = Tree(f"[bold]{model['ref']}[/]{aliases}  ({model['flavor']}, registered "
@@ -57,7 +65,8 @@ def lineage_tree(doc: dict[str, Any]) -> Tree:
         run_node.add(f"environment  Python {env['python_version']} on {env['platform']}, "
                      f"{len(env['packages'])} packages, hash {env['hash'][:16]}")
     for dep in doc["deployments"]:
-        root.add(f"serving in {dep}")
+        root.add(f"serving: {dep['deployment']} ({dep['arm']}) since {dep['since']}, "
+                 f"revision {dep['revision']}")
     return root
 
 

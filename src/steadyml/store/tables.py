@@ -190,3 +190,41 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index(None, "subject"),
 )
+
+# --- deployments (revision 0002) -----------------------------------------------------------------
+
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),  # the revision serving now
+    sa.Column("config", sa.Text, nullable=False),  # JSON: batching, timeouts, price
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+
+# Append-only: a change writes a new revision and moves deployments.revision to it.
+deployment_revisions = sa.Table(
+    "deployment_revisions", metadata,
+    sa.Column("deployment", sa.String(128), sa.ForeignKey("deployments.name"), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("stable_model", sa.String(128), nullable=False),
+    sa.Column("stable_version", sa.Integer, nullable=False),
+    sa.Column("candidate_model", sa.String(128)),
+    sa.Column("candidate_version", sa.Integer),
+    sa.Column("mode", sa.String(16)),  # canary | shadow | blue-green, with a candidate
+    sa.Column("weight", sa.Float, nullable=False),  # % of traffic the candidate answers
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256; the secret is shown once
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("revoked_ms", MS),
+)

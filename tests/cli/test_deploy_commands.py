@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from typer.testing import CliRunner
+
+import steadyml
+from steadyml import Platform, Settings
+from steadyml.cli import app
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    X = np.random.default_rng(1).random((40, 2))
+    y = (X[:, 0] > 0.5).astype(int)
+    with Platform(Settings(home=home)) as platform:
+        for _ in range(2):
+            with steadyml.start_run("e", platform=platform) as run:
+                run.register_model("m", LogisticRegression().fit(X, y), input_example=X)
+    return home
+
+
+def steady(home: Path, *args: str):
+    return CliRunner().invoke(app, ["--home", str(home), *args])
+
+
+def test_deploy_canary_status_rollback_lineage(home: Path) -> None:
+    assert steady(home, "deploy", "fraud", "m:1").exit_code == 0
+    canary = steady(home, "deploy", "fraud", "m:2", "--canary", "25", "--json")
+    assert canary.exit_code == 0, canary.output
+    assert json.loads(canary.stdout)["candidate"]["ref"] == "m:2"
+    status = steady(home, "status", "fraud")
+    assert "75 % of traffic" in status.stdout and "canary: 25 %" in status.stdout
+    back = json.loads(steady(home, "rollback", "fraud", "--json").stdout)
+    assert back["revision"] == 3 and back["candidate"] is None
+    listed = json.loads(steady(home, "deployments", "list", "--json").stdout)
+    assert [d["deployment"] for d in listed] == ["fraud"]
+    history = json.loads(steady(home, "deployments", "history", "fraud", "--json").stdout)
+    assert [h["reason"] for h in history] == ["rollback", "candidate", "deploy"]
+    lineage = json.loads(steady(home, "lineage", "fraud", "--json").stdout)
+    assert lineage["arms"][0]["model"] == "m:1" and lineage["revision"] == 3
+    tree = steady(home, "lineage", "fraud")
+    assert tree.exit_code == 0 and "revision 3" in tree.stdout and "m:1" in tree.stdout
+    model_tree = steady(home, "lineage", "m:1")
+    assert "serving: fraud (stable)" in model_tree.stdout
+
+
+def test_deploy_errors(home: Path) -> None:
+    result = steady(home, "promote", "ghost")
+    assert result.exit_code == 1 and "does not exist" in result.stderr
+    steady(home, "deploy", "fraud", "m:1")
+    result = steady(home, "promote", "fraud")
+    assert result.exit_code == 1 and "no candidate" in result.stderr
+    result = steady(home, "deploy", "fraud", "m:2", "--canary", "10", "--shadow")
+    assert result.exit_code == 1 and "one of" in result.stderr
