@@ -6,6 +6,7 @@ import getpass
 import socket
 from typing import Any
 
+from steadyml.access import Tokens
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.settings import Settings
 from steadyml.deployments import Arm, Deployments, DeploymentNotFoundError
@@ -46,6 +47,7 @@ class Platform:
         self.registry = Registry(self.store, self.artifacts, actor=self.actor, clock=self.clock)
         self.deployments = Deployments(self.store, self._resolve_arm, actor=self.actor,
                                        clock=self.clock)
+        self.tokens = Tokens(self.store, actor=self.actor, clock=self.clock)
 
     def lineage(self, ref: str) -> dict[str, Any]:
         """Return which data, code, params and environment produced the model `ref`.

@@ -58,3 +58,15 @@ def test_deploy_errors(home: Path) -> None:
     assert result.exit_code == 1 and "no candidate" in result.stderr
     result = steady(home, "deploy", "fraud", "m:2", "--canary", "10", "--shadow")
     assert result.exit_code == 1 and "one of" in result.stderr
+
+
+def test_token_create_list_revoke(home: Path) -> None:
+    created = json.loads(steady(home, "token", "create", "ci", "--json").stdout)
+    assert created["token"].startswith("stdy_")
+    listed = steady(home, "token", "list", "--json")
+    assert created["token"] not in listed.stdout
+    assert json.loads(listed.stdout)[0]["id"] == created["id"]
+    assert steady(home, "token", "revoke", created["id"]).exit_code == 0
+    assert json.loads(steady(home, "token", "list", "--json").stdout)[0]["revoked_ms"]
+    missing = steady(home, "token", "revoke", "nope")
+    assert missing.exit_code == 1 and "No token" in missing.stderr
