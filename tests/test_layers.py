@@ -1,4 +1,4 @@
-"""Imports point down the layers: core → store → domains → platform/sdk → cli."""
+"""Imports point down the layers: core → store → domains → platform → serving/sdk → cli."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ LAYERS = {
     "store": 1,
     "tracking": 2, "registry": 2, "deployments": 2, "access": 2,
     "platform": 3,
-    "sdk": 4,
+    "serving": 4, "sdk": 4,
     "cli": 5,
     "__init__": 6, "__main__": 6,
 }

@@ -63,6 +63,13 @@ class Settings:
         return str((self.home / "artifacts").absolute())
 
     @property
+    def resolved_logs(self) -> str:
+        """Where prediction logs go: beside the artifacts in an object store, else the home."""
+        if self.artifacts:
+            return self.artifacts.rstrip("/")
+        return str((self.home / "logs").absolute())
+
+    @property
     def is_embedded(self) -> bool:
         """True when the metadata store is the SQLite file in the home."""
         return self.resolved_db_url.startswith("sqlite")

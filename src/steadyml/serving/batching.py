@@ -1,0 +1,123 @@
+"""Adaptive batching: concurrent requests to one model are coalesced into one vectorised call.
+
+A batch closes when it holds `max_rows` rows or `max_wait_s` has passed since its first
+request; under light load a request waits at most `max_wait_s`, under heavy load batches
+fill up at once. A failing batch fails only its own requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class Pending:
+    features: Any  # a 2-D matrix or a DataFrame of one request's rows
+    rows: int
+    future: asyncio.Future[Any]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(slots=True)
+class BatchStats:
+    batches: int = 0
+    rows: int = 0
+    cpu_s: float = 0.0  # CPU seconds spent in predict: the basis of cost per prediction
+
+
+class Batcher:
+    """Queue requests for one predict function and run them in batches."""
+
+    def __init__(self, predict: Callable[[Any], np.ndarray], *, max_rows: int,
+                 max_wait_s: float, concat: Callable[[list[Any]], Any],
+                 on_batch: Callable[[int, float], None] | None = None) -> None:
+        self._predict = predict
+        self._concat = concat
+        self.max_rows = max_rows
+        self.max_wait_s = max_wait_s
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._on_batch = on_batch
+        self.stats = BatchStats()
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        while not self._queue.empty():
+            await asyncio.sleep(self.max_wait_s or 0.001)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def submit(self, features: Any, rows: int) -> np.ndarray:
+        """Queue one request's rows; return their predictions."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(Pending(features, rows, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:  # stop() cancels this task
+            batch = [await self._queue.get()]
+            rows = batch[0].rows
+            deadline = loop.time() + self.max_wait_s
+            while rows < self.max_rows:
+                if self._queue.empty():
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self._queue.get(), left))
+                    except TimeoutError:
+                        break
+                else:
+                    batch.append(self._queue.get_nowait())
+                rows += batch[-1].rows
+            await self._execute(batch, rows)
+
+    async def _execute(self, batch: list[Pending], rows: int) -> None:
+        try:
+            features = batch[0].features if len(batch) == 1 else self._concat(
+                [p.features for p in batch])
+            outputs, cpu_s = await asyncio.to_thread(_timed, self._predict, features)
+            if len(outputs) != rows:
+                raise RuntimeError(f"the model returned {len(outputs)} predictions for "
+                                   f"{rows} rows")
+        except Exception as exc:  # the model failed: fail this batch's requests only
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        self.stats.batches += 1
+        self.stats.rows += rows
+        self.stats.cpu_s += cpu_s
+        if self._on_batch is not None:
+            self._on_batch(rows, cpu_s)
+        start = 0
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_result(outputs[start:start + pending.rows])
+            start += pending.rows
+
+
+def _timed(predict: Callable[[Any], np.ndarray], features: Any) -> tuple[np.ndarray, float]:
+    cpu = time.thread_time()
+    outputs = np.asarray(predict(features))
+    return outputs, time.thread_time() - cpu

@@ -1,0 +1,89 @@
+"""Build the serving app from a platform, and run it under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from steadyml.core.settings import Settings
+from steadyml.platform import Platform
+from steadyml.serving.admin import create_admin
+from steadyml.serving.app import ServingApp
+from steadyml.serving.metrics import ServingMetrics
+from steadyml.serving.predlog import PredictionLog
+from steadyml.serving.runtime import ModelCache, Runtimes
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8700
+
+log = logging.getLogger("steadyml.serving")
+
+
+def create_app(platform: Platform, *, poll_interval_s: float = 0.2,
+               prediction_log: PredictionLog | None = None,
+               log_predictions: bool = True) -> ServingApp:
+    """Wire runtimes, metrics, the prediction log and the admin API onto one ASGI app."""
+    metrics = ServingMetrics()
+    runtimes = Runtimes(
+        heads=platform.deployments.heads, current=platform.deployments.current,
+        cache=ModelCache(platform.registry.load),
+        on_batch=lambda deployment, _name, arm, rows, cpu_s: metrics.record_batch(
+            deployment, arm.ref, rows, cpu_s))
+    if prediction_log is None and log_predictions:
+        prediction_log = PredictionLog(platform.settings.resolved_logs)
+    admin = create_admin(platform, live=metrics.live_summary)
+    return ServingApp(runtimes, metrics=metrics, prediction_log=prediction_log, admin=admin,
+                      poll_interval_s=poll_interval_s,
+                      on_shutdown=_closer(platform))
+
+
+def first_start_token(platform: Platform) -> str | None:
+    """Create an admin token when none is active; return its secret (shown once) or None."""
+    if platform.tokens.has_active():
+        return None
+    _token, secret = platform.tokens.create("first-start")
+    return secret
+
+
+def app_from_env() -> ServingApp:
+    """The app factory uvicorn workers call (settings from STEADY_* variables)."""
+    return create_app(Platform(Settings.from_env()))
+
+
+def run(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+        workers: int = 1, announce: Callable[[str], None] = print) -> None:
+    """Serve until SIGINT / SIGTERM; the shutdown flushes the prediction log."""
+    import uvicorn
+
+    with Platform(settings) as platform:
+        secret = first_start_token(platform)
+    if secret is not None:
+        announce("Created the first admin token. It is shown once; keep it for "
+                 f"state-changing API calls (Authorization: Bearer ...):\n{secret}")
+    announce(f"steadyml serving on http://{host}:{port}  (V2 inference /v2, admin API "
+             f"/api/v1, docs /docs, metrics /metrics)")
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "warning",
+                               "access_log": False, "timeout_graceful_shutdown": 30}
+    if workers > 1:
+        _export(settings)  # each worker process builds its app from the environment
+        uvicorn.run("steadyml.serving.server:app_from_env", factory=True, workers=workers,
+                    **options)
+    else:
+        uvicorn.run(create_app(Platform(settings)), **options)
+
+
+def _export(settings: Settings) -> None:
+    os.environ["STEADY_HOME"] = str(settings.home.absolute())
+    for name, value in (("STEADY_DB_URL", settings.db_url),
+                        ("STEADY_ARTIFACTS", settings.artifacts)):
+        if value:
+            os.environ[name] = value
+
+
+def _closer(platform: Platform) -> Callable[[], Any]:
+    async def close() -> None:
+        platform.close()
+
+    return close

@@ -1,0 +1,222 @@
+"""The serving app on a real uvicorn server (port 0), over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import uvicorn
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import steadyml
+from steadyml import Platform, Settings
+from steadyml.serving.predlog import PredictionLog
+from steadyml.serving.server import create_app
+
+
+class Broken:
+    """A model whose predict always raises."""
+
+    def predict(self, X: Any) -> np.ndarray:
+        raise RuntimeError("boom")
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
+    X.columns = [c.replace(" ", "_") for c in X.columns]
+    return X
+
+
+@pytest.fixture
+def served(tmp_path: Path, data: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    y = load_breast_cancer().target
+    platform = Platform(Settings(home=tmp_path / "home", actor="tester"))
+    models = []
+    for c in (0.01, 10.0):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        model.fit(data, y)
+        with steadyml.start_run("e", platform=platform) as run:
+            run.register_model("cancer", model, input_example=data)
+        models.append(model)
+    with steadyml.start_run("e", platform=platform) as run:
+        run.register_model("broken", Broken(), input_example=data.head(3),
+                           signature=platform.registry.get("cancer:1") and
+                           steadyml.Signature.from_dict(platform.registry.get("cancer:1").signature))
+    platform.deployments.deploy("cancer-api", "cancer:1")
+    platform.deployments.deploy("broken-api", "broken:1")
+    _, token = platform.tokens.create("test")
+    log = PredictionLog(str(tmp_path / "logs"), flush_interval_s=0.2)
+    app = create_app(platform, poll_interval_s=0.05, prediction_log=log)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        yield {"client": client, "platform": platform, "models": models, "data": data,
+               "token": token, "log": log, "app": app}
+    server.should_exit = True
+    thread.join(timeout=30)
+    platform.close()
+
+
+def infer_body(rows: np.ndarray, **extra: Any) -> dict[str, Any]:
+    return {"inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": "FP64",
+                        "data": rows.tolist()}], **extra}
+
+
+def test_health_metadata_and_predictions_match_the_model(served: dict[str, Any]) -> None:
+    client, data, model = served["client"], served["data"], served["models"][0]
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").status_code == 200
+    assert client.get("/v2/models/cancer-api/ready").status_code == 200
+    meta = client.get("/v2/models/cancer-api").json()
+    assert meta["name"] == "cancer-api" and meta["versions"] == ["1"]
+    assert [i["name"] for i in meta["inputs"]] == list(data.columns)
+    rows = data.iloc[:25].to_numpy()
+    response = client.post("/v2/models/cancer-api/infer", json=infer_body(rows, id="req-1"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == "req-1" == response.headers["x-request-id"]
+    assert body["model_version"] == "1"
+    assert body["outputs"][0]["data"] == model.predict(data.iloc[:25]).tolist()
+    per_feature = {"inputs": [{"name": c, "shape": [25], "datatype": "FP64",
+                               "data": data[c].iloc[:25].tolist()} for c in data.columns]}
+    again = client.post("/v2/models/cancer-api/infer", json=per_feature).json()
+    assert again["outputs"][0]["data"] == body["outputs"][0]["data"]
+    assert len(again["id"]) == 32  # generated when the client gives none
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: (b"{not json", {}, 400, "JSON"),
+    lambda d: (b"{}", {"content-type": "text/plain"}, 415, "Content-Type"),
+    lambda d: (_json({"inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [1.0]}
+                                 for c in d.columns[1:]]}), {}, 400, d.columns[0]),
+    lambda d: (_json({"inputs": [{"name": c, "shape": [1], "datatype": "FP64", "data": [1.0]}
+                                 for c in [*d.columns, "extra"]]}), {}, 400, "extra"),
+    lambda d: (_json({"inputs": [{"name": c, "shape": [1], "datatype": "BYTES",
+                                  "data": ["x"]} for c in d.columns]}), {}, 400, "BYTES"),
+    lambda d: (_json(infer_body(np.zeros((2, 29)))), {}, 400, "shape"),
+    lambda d: (b'{"inputs":[{"name":"input-0","shape":[1,30],"datatype":"FP64","data":[NaN'
+               + b",0" * 29 + b"]}]}", {}, 400, "NaN"),
+    lambda d: (b"x" * (9 * 1024 * 1024), {}, 413, "limit"),
+])
+def test_bad_requests_get_4xx_json_naming_the_problem(served: dict[str, Any], make) -> None:
+    body, headers, status, needle = make(served["data"])
+    response = served["client"].post("/v2/models/cancer-api/infer", content=body,
+                                     headers={"content-type": "application/json", **headers})
+    assert response.status_code == status, response.text
+    assert needle in response.json()["error"]
+    served["log"].flush()
+    assert served["log"].stats["accepted"] == 0  # no log row for a prediction not made
+
+
+def _json(value: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(value)
+
+
+def test_unknown_deployment_and_broken_model_are_isolated(served: dict[str, Any]) -> None:
+    client, rows = served["client"], served["data"].iloc[:2].to_numpy()
+    missing = client.post("/v2/models/nope/infer", json=infer_body(rows))
+    assert missing.status_code == 404 and "steady deployments list" in missing.json()["error"]
+    broken = client.post("/v2/models/broken-api/infer", json=infer_body(rows))
+    assert broken.status_code == 500 and "boom" in broken.json()["error"]
+    healthy = client.post("/v2/models/cancer-api/infer", json=infer_body(rows))
+    assert healthy.status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'steady_prediction_errors_total{arm="stable",deployment="broken-api"' in metrics
+    assert 'steady_requests_total{arm="stable",code="200",deployment="cancer-api"' in metrics
+
+
+def test_canary_is_sticky_and_weighted_and_rollback_reaches_the_server(
+        served: dict[str, Any]) -> None:
+    client, platform = served["client"], served["platform"]
+    revision = platform.deployments.deploy("cancer-api", "cancer:2", canary=30)
+    wait_for(lambda: served["app"].runtimes.by_name["cancer-api"].revision.revision
+             == revision.revision)
+    rows = served["data"].iloc[:1].to_numpy()
+
+    def version_for(key: str) -> str:
+        response = client.post("/v2/models/cancer-api/infer", json=infer_body(rows),
+                               headers={"x-routing-key": key})
+        assert response.status_code == 200
+        return response.json()["model_version"]
+
+    first = {f"user-{i}": version_for(f"user-{i}") for i in range(300)}
+    assert all(version_for(k) == v for k, v in list(first.items())[:40])  # sticky
+    share = sum(v == "2" for v in first.values()) / len(first)
+    assert 0.2 < share < 0.4  # 30 % +- 4 standard deviations of a binomial(300, 0.3)
+    rolled = platform.deployments.rollback("cancer-api")
+    deadline = time.monotonic() + 1.0
+    wait_for(lambda: served["app"].runtimes.by_name["cancer-api"].revision.revision
+             == rolled.revision, timeout_s=1.0)
+    assert time.monotonic() <= deadline
+    assert {version_for(k) for k in list(first)[:60]} == {"1"}
+
+
+def test_shadow_never_answers_but_is_logged(served: dict[str, Any]) -> None:
+    client, platform, log = served["client"], served["platform"], served["log"]
+    revision = platform.deployments.deploy("cancer-api", "cancer:2", shadow=True)
+    wait_for(lambda: served["app"].runtimes.by_name["cancer-api"].revision.revision
+             == revision.revision)
+    rows = served["data"].iloc[:3].to_numpy()
+    for i in range(20):
+        body = client.post("/v2/models/cancer-api/infer", json=infer_body(rows, id=f"s{i}"))
+        assert body.json()["model_version"] == "1"
+    wait_for(lambda: log.stats["accepted"] >= 2 * 20 * 3)
+    log.flush()
+    import pyarrow.dataset as pads
+
+    table = pads.dataset(str(Path(log.root) / "predictions"), format="parquet",
+                         partitioning="hive").to_table()
+    arms = table.group_by("arm").aggregate([("request_id", "count")]).to_pydict()
+    counts = dict(zip(arms["arm"], arms["request_id_count"], strict=True))
+    assert counts == {"stable": 60, "shadow": 60}
+
+
+def test_admin_api_needs_a_token_and_documents_itself(served: dict[str, Any]) -> None:
+    client, token = served["client"], served["token"]
+    before = served["platform"].deployments.current("cancer-api").revision
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+        denied = client.post("/api/v1/deployments/cancer-api/deploy",
+                             json={"model": "cancer:2", "canary": 10}, headers=headers)
+        assert denied.status_code == 401 and "steady token create" in denied.json()["error"]
+    assert served["platform"].deployments.current("cancer-api").revision == before
+    ok = client.post("/api/v1/deployments/cancer-api/deploy",
+                     json={"model": "cancer:2", "canary": 10},
+                     headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and ok.json()["candidate"]["ref"] == "cancer:2"
+    bad = client.post("/api/v1/deployments/cancer-api/deploy", json={"model": "cancer:9"},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert bad.status_code == 404 and "no version 9" in bad.json()["error"]
+    status = client.get("/api/v1/deployments/cancer-api").json()
+    assert status["candidate"]["ref"] == "cancer:2" and "live" in status
+    assert client.get("/docs").status_code == 200
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/api/v1/deployments/{name}/rollback" in paths
+    lineage = client.get("/api/v1/lineage/cancer-api").json()
+    assert lineage["deployment"] == "cancer-api"
