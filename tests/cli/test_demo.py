@@ -19,6 +19,10 @@ def test_demo_runs_end_to_end_and_lineage_names_data_and_commit(tmp_path: Path) 
                           text=True, timeout=600)
     assert demo.returncode == 0, demo.stderr
     assert "Step 7" in demo.stdout and "intact" in demo.stdout
+    out = " ".join(demo.stdout.split())
+    assert "diagnosis:2 answered" in out  # the canary took traffic
+    assert "next 200 requests: diagnosis:1 answered 200 (100 %)" in out  # rolled back
+    assert "Step 12" in out
     lineage = subprocess.run([*steady, "lineage", "diagnosis@champion", "--json"], cwd=REPO,
                              env=env, capture_output=True, text=True, timeout=120)
     assert lineage.returncode == 0, lineage.stderr

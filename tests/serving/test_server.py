@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -21,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 import steadyml
 from steadyml import Platform, Settings
 from steadyml.serving.predlog import PredictionLog
-from steadyml.serving.server import create_app
+from steadyml.serving.server import BackgroundServer, create_app
 
 
 class Broken:
@@ -66,18 +64,9 @@ def served(tmp_path: Path, data: pd.DataFrame) -> Iterator[dict[str, Any]]:
     _, token = platform.tokens.create("test")
     log = PredictionLog(str(tmp_path / "logs"), flush_interval_s=0.2)
     app = create_app(platform, poll_interval_s=0.05, prediction_log=log)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with BackgroundServer(app) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield {"client": client, "platform": platform, "models": models, "data": data,
                "token": token, "log": log, "app": app}
-    server.should_exit = True
-    thread.join(timeout=30)
     platform.close()
 
 

@@ -17,6 +17,7 @@ from steadyml.sdk import start_run
 
 MODEL = "diagnosis"
 EXPERIMENT = "diagnosis-demo"
+DEPLOYMENT = "diagnosis-api"
 
 
 @app.command()
@@ -31,16 +32,19 @@ def demo(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     started = time.perf_counter()
     with Platform(settings) as platform:
-        _walk(platform)
+        test = _walk(platform)
+        _serve(platform, test)
     console.print(Panel(f"Demo finished in {time.perf_counter() - started:.1f} s. Everything "
                         f"above is in {settings.resolved_db_url} and "
                         f"{settings.resolved_artifacts}.\nTry: [bold]steady runs list[/], "
                         f"[bold]steady models show {MODEL}[/], [bold]steady lineage "
-                        f"{MODEL}@champion --json[/], [bold]steady audit --verify[/].",
+                        f"{MODEL}@champion --json[/], [bold]steady audit --verify[/], "
+                        f"[bold]steady deployments history {DEPLOYMENT}[/], "
+                        f"[bold]steady server[/].",
                         border_style="green"))
 
 
-def _walk(platform: Platform) -> None:
+def _walk(platform: Platform) -> Any:
     import numpy as np
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -125,6 +129,125 @@ def _walk(platform: Platform) -> None:
                         [[e.seq, e.action, e.subject, e.actor] for e in entries]))
     status = "[green]intact[/]" if report.ok else "[red]BROKEN[/]"
     console.print(f"chain {status}: {report.entries} entries, head {report.head_hash[:16]}…")
+    return test[features]
+
+
+def _serve(platform: Platform, test: Any) -> None:
+    from steadyml.serving.server import BackgroundServer, create_app
+
+    _step(8, f"Serve the champion as '{DEPLOYMENT}'",
+          "A deployment is a named endpoint speaking the Open Inference Protocol (V2). "
+          "`steady server` serves every deployment; here it runs in this process.")
+    platform.deployments.deploy(DEPLOYMENT, f"{MODEL}@champion")
+    rows = test.to_numpy()
+    app = create_app(platform, poll_interval_s=0.1)
+    with BackgroundServer(app) as url:
+        client = _Client(url)
+        answered = _traffic(client, rows, 300)
+        console.print(f"{url}/v2/models/{DEPLOYMENT}/infer answered 300 single-row requests: "
+                      + _shares(answered))
+        _print_status(client)
+
+        _step(9, "Canary the challenger at 25 %",
+              "Requests with the same routing key (header x-routing-key) always reach the "
+              "same arm, so a user sees one model. The server picks up the new revision "
+              "from the store, loads and warms the model, then switches atomically.")
+        canary = platform.deployments.deploy(DEPLOYMENT, f"{MODEL}@challenger", canary=25)
+        _wait_for_revision(client, canary.revision)
+        answered = _traffic(client, rows, 400)
+        console.print(f"revision {canary.revision}: 400 requests, " + _shares(answered))
+        _print_status(client)
+
+        _step(10, "Roll back", "One command, `steady rollback`, drops the candidate. The "
+              "watcher polls every 0.1 s here (0.2 s by default).")
+        started = time.perf_counter()
+        rolled = platform.deployments.rollback(DEPLOYMENT)
+        _wait_for_revision(client, rolled.revision)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        answered = _traffic(client, rows, 200)
+        console.print(f"revision {rolled.revision} live {elapsed_ms:.0f} ms after the "
+                      f"rollback; next 200 requests: " + _shares(answered))
+
+        _step(11, "What is serving right now", "`steady lineage "
+              f"{DEPLOYMENT}`: the versions taking traffic, since when, and their lineage.")
+        doc = platform.lineage(DEPLOYMENT)
+        for arm in doc["arms"]:
+            lineage = arm["lineage"]
+            data = ", ".join(f"{d['name']} sha256:{d['fingerprint'][:12]}…"
+                             for d in lineage["datasets"])
+            console.print(f"{arm['arm']} {arm['model']} ({arm['traffic_percent']:g} %) since "
+                          f"{doc['since']}: commit {(lineage['code'] or {}).get('commit')}, "
+                          f"data {data}")
+    _step(12, "Prediction log", "Every prediction, shadow ones included, lands in Parquet "
+          "segments (query them with DuckDB); the graceful shutdown above flushed them.")
+    import pyarrow.dataset as pads
+
+    logged = pads.dataset(f"{platform.settings.resolved_logs}/predictions", format="parquet",
+                          partitioning="hive").to_table(columns=["arm", "model_version"])
+    counts = logged.group_by(["arm", "model_version"]).aggregate([("arm", "count")]).to_pylist()
+    console.print(table(None, ["arm", "model version", "rows"], [
+        [c["arm"], c["model_version"], c["arm_count"]] for c in counts]))
+
+
+class _Client:
+    """A keep-alive HTTP client on the standard library (the demo needs no extra package)."""
+
+    def __init__(self, url: str) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        import json
+
+        payload = None if body is None else json.dumps(body)
+        self.connection.request(method, path, payload,
+                                {"content-type": "application/json", **(headers or {})})
+        response = self.connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+
+def _traffic(client: _Client, rows: Any, count: int) -> dict[str, int]:
+    answered: dict[str, int] = {}
+    for i in range(count):
+        row = rows[i % len(rows)]
+        status, body = client.call(
+            "POST", f"/v2/models/{DEPLOYMENT}/infer",
+            {"inputs": [{"name": "input-0", "shape": [1, len(row)], "datatype": "FP64",
+                         "data": row.tolist()}]}, {"x-routing-key": f"user-{i}"})
+        version = body["model_version"] if status == 200 else f"HTTP {status}"
+        answered[version] = answered.get(version, 0) + 1
+    return answered
+
+
+def _shares(answered: dict[str, int]) -> str:
+    total = sum(answered.values())
+    return ", ".join(f"{MODEL}:{v} answered {n} ({100 * n / total:.0f} %)"
+                     for v, n in sorted(answered.items()))
+
+
+def _wait_for_revision(client: _Client, revision: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, body = client.call("GET", f"/api/v1/deployments/{DEPLOYMENT}")
+        if status == 200 and body.get("serving_revision") == revision:
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"The server did not switch to revision {revision} in {timeout_s} s.")
+
+
+def _print_status(client: _Client) -> None:
+    _, status = client.call("GET", f"/api/v1/deployments/{DEPLOYMENT}")
+    rows = [[arm["arm"], arm["model"], arm["requests"], arm["rate_per_s"], arm["p50_ms"],
+             arm["p99_ms"], arm["error_rate"],
+             None if arm["cost_per_1k"] is None else f"{arm['cost_per_1k']:.6f}"]
+            for arm in status["live"].values()]
+    console.print(table(f"steady status {DEPLOYMENT}: revision {status['revision']} "
+                           "(last 60 s)", ["arm", "model", "requests", "req/s", "p50 ms",
+                                           "p99 ms", "error rate", "cost / 1k"], rows))
 
 
 def _step(n: int, title: str, why: str) -> None:

@@ -6,6 +6,7 @@ token (`steady token create`). A wrong or missing token gets 401 and changes not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -51,8 +52,13 @@ class NoteBody(BaseModel):
     note: str = ""
 
 
-def create_admin(platform: PlatformLike, *, live: Any = None) -> FastAPI:
-    """Build the admin app; `live(deployment, price)` gives a deployment's live figures."""
+def create_admin(platform: PlatformLike, *, live: Any = None,
+                 serving: Callable[[str], int | None] | None = None) -> FastAPI:
+    """Build the admin app.
+
+    `live(deployment, price)` gives a deployment's live figures; `serving(deployment)` the
+    revision this process has loaded and switched to (it follows the store within a poll).
+    """
     api = FastAPI(title="steadyml admin API", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json",
                   description="Deployments, models, runs, lineage and the audit log. "
@@ -89,6 +95,8 @@ def create_admin(platform: PlatformLike, *, live: Any = None) -> FastAPI:
         out = revision.to_dict()
         if live is not None:
             out["live"] = live(name, revision.config.price_per_core_hour)
+        if serving is not None:
+            out["serving_revision"] = serving(name)
         return out
 
     @api.get("/api/v1/deployments", tags=["deployments"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +35,9 @@ def create_app(platform: Platform, *, poll_interval_s: float = 0.2,
             deployment, arm.ref, rows, cpu_s))
     if prediction_log is None and log_predictions:
         prediction_log = PredictionLog(platform.settings.resolved_logs)
-    admin = create_admin(platform, live=metrics.live_summary)
+    admin = create_admin(platform, live=metrics.live_summary,
+                         serving=lambda name: (runtimes.by_name[name].revision.revision
+                                               if name in runtimes.by_name else None))
     return ServingApp(runtimes, metrics=metrics, prediction_log=prediction_log, admin=admin,
                       poll_interval_s=poll_interval_s,
                       on_shutdown=_closer(platform))
@@ -87,3 +91,40 @@ def _closer(platform: Platform) -> Callable[[], Any]:
         platform.close()
 
     return close
+
+
+class BackgroundServer:
+    """Run an ASGI app under uvicorn on 127.0.0.1 in a thread (demo, tests, notebooks).
+
+    `with BackgroundServer(app) as url:` starts it on a free port and waits until it accepts
+    connections; leaving the block shuts it down gracefully (the prediction log is flushed).
+    """
+
+    def __init__(self, app: Any, *, host: str = DEFAULT_HOST, port: int = 0,
+                 start_timeout_s: float = 30.0) -> None:
+        import uvicorn
+
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
+                                                     log_level="warning", lifespan="on"))
+        self._thread: threading.Thread | None = None
+        self._host = host
+        self._start_timeout_s = start_timeout_s
+        self.url = ""
+
+    def __enter__(self) -> str:
+        self._thread = threading.Thread(target=self._server.run, name="steady-server",
+                                        daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + self._start_timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("The server did not start; see the log above.")
+            time.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{self._host}:{port}"
+        return self.url
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=60)
