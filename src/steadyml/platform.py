@@ -9,7 +9,7 @@ from typing import Any
 from steadyml.access import Tokens
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.settings import Settings
-from steadyml.deployments import Arm, Deployments, DeploymentNotFoundError
+from steadyml.deployments import Arm, DeploymentNotFoundError, Deployments
 from steadyml.registry import ModelRef, Registry, model_lineage
 from steadyml.registry.lineage import iso
 from steadyml.store import audit

@@ -8,6 +8,7 @@ fill up at once. A failing batch fails only its own requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,10 +61,8 @@ class Batcher:
             await asyncio.sleep(self.max_wait_s or 0.001)
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def submit(self, features: Any, rows: int) -> np.ndarray:
