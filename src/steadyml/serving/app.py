@@ -7,6 +7,7 @@ every other path goes to the admin app (FastAPI, with its OpenAPI description at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -70,10 +71,8 @@ class ServingApp:
             await self._route(scope, receive, send)
         except Exception:  # a bug of ours: answer JSON, log it, keep serving
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            try:
+            with contextlib.suppress(RuntimeError):  # the response had already started
                 await _respond(send, 500, encode_error("Internal error; see the server log."))
-            except RuntimeError:
-                pass  # the response had already started
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
