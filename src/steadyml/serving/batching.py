@@ -8,13 +8,14 @@ fill up at once. A failing batch fails only its own requests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+_STOP = object()  # put on the queue by stop(): finish what is queued, then return
 
 
 @dataclass(slots=True)
@@ -42,7 +43,7 @@ class Batcher:
         self._concat = concat
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
-        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()  # Pending items, or _STOP
         self._task: asyncio.Task[None] | None = None
         self._on_batch = on_batch
         self.stats = BatchStats()
@@ -56,39 +57,49 @@ class Batcher:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        while not self._queue.empty():
-            await asyncio.sleep(self.max_wait_s or 0.001)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Answer everything queued so far, then stop (nothing in flight is abandoned)."""
+        if self._task is None:
+            return
+        task, self._task = self._task, None  # from now on submit() answers directly
+        self._queue.put_nowait(_STOP)
+        await task
 
     async def submit(self, features: Any, rows: int) -> np.ndarray:
         """Queue one request's rows; return their predictions."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(Pending(features, rows, future))
+        pending = Pending(features, rows, future)
+        if self._task is None:  # stopped, or not started: no batching, answer directly
+            await self._execute([pending], rows)
+        else:
+            self._queue.put_nowait(pending)
         return await future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:  # stop() cancels this task
-            batch = [await self._queue.get()]
-            rows = batch[0].rows
+        stopping = False
+        while not (stopping and self._queue.empty()):
+            first = await self._queue.get()
+            if first is _STOP:
+                stopping = True
+                continue
+            batch, rows = [first], first.rows
             deadline = loop.time() + self.max_wait_s
-            while rows < self.max_rows:
+            while rows < self.max_rows and not stopping:
                 if self._queue.empty():
                     left = deadline - loop.time()
                     if left <= 0:
                         break
                     try:
-                        batch.append(await asyncio.wait_for(self._queue.get(), left))
+                        item = await asyncio.wait_for(self._queue.get(), left)
                     except TimeoutError:
                         break
                 else:
-                    batch.append(self._queue.get_nowait())
-                rows += batch[-1].rows
+                    item = self._queue.get_nowait()
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+                rows += item.rows
             await self._execute(batch, rows)
 
     async def _execute(self, batch: list[Pending], rows: int) -> None:

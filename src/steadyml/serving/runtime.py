@@ -155,6 +155,7 @@ class Runtimes:
         self.by_name: dict[str, DeploymentRuntime] = {}
         self.errors: dict[str, str] = {}  # deployment -> why its newest revision is not live
         self._failed: dict[str, int] = {}
+        self._retiring: dict[asyncio.Task[None], DeploymentRuntime] = {}
 
     async def refresh(self) -> None:
         """Bring every deployment to its current revision; keep serving the old on failure."""
@@ -177,11 +178,21 @@ class Runtimes:
             self.errors.pop(name, None)
             self._failed.pop(name, None)
             if live is not None:
-                asyncio.get_running_loop().create_task(live.stop())
+                self._retire(live)
             log.info("deployment %s now serves revision %d", name, number)
         for name in set(self.by_name) - set(heads):
             await self.by_name.pop(name).stop()
         self._cache.keep_only({a.arm.ref for r in self.by_name.values() for a in r.arms()})
+
+    def _retire(self, old: DeploymentRuntime) -> None:
+        """Stop an old revision's batchers once requests that picked it have been answered."""
+        async def retire() -> None:
+            await asyncio.sleep(old.revision.config.timeout_ms / 1000)
+            await old.stop()
+
+        task = asyncio.get_running_loop().create_task(retire())
+        self._retiring[task] = old
+        task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
     async def watch(self, interval_s: float) -> None:
         """Refresh forever (the server's lifespan cancels this task)."""
@@ -193,5 +204,8 @@ class Runtimes:
             await asyncio.sleep(interval_s)
 
     async def stop(self) -> None:
-        for runtime in list(self.by_name.values()):
-            await runtime.stop()
+        retiring = list(self._retiring.items())
+        for task, _old in retiring:
+            task.cancel()  # skip the grace period: the server is going away
+        for runtime in [old for _task, old in retiring] + list(self.by_name.values()):
+            await runtime.stop()  # each drains what is queued first
