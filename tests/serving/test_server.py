@@ -209,3 +209,27 @@ def test_admin_api_needs_a_token_and_documents_itself(served: dict[str, Any]) ->
     assert "/api/v1/deployments/{name}/rollback" in paths
     lineage = client.get("/api/v1/lineage/cancer-api").json()
     assert lineage["deployment"] == "cancer-api"
+
+
+def test_failing_canary_falls_back_to_stable_and_opens_its_circuit(
+        served: dict[str, Any]) -> None:
+    client, platform = served["client"], served["platform"]
+    platform.deployments.deploy("cancer-api", "cancer:1")  # make sure stable is healthy
+    with steadyml.start_run("e", platform=platform) as run:
+        run.register_model("cancer", Broken(), input_example=served["data"].head(3),
+                           signature=steadyml.Signature.from_dict(
+                               platform.registry.get("cancer:1").signature))
+    canary = platform.deployments.deploy("cancer-api", "cancer:3", canary=50)
+    wait_for(lambda: served["app"].runtimes.by_name["cancer-api"].revision.revision
+             == canary.revision)
+    rows = served["data"].iloc[:1].to_numpy()
+    answers = [client.post("/v2/models/cancer-api/infer", json=infer_body(rows),
+                           headers={"x-routing-key": f"k{i}"}) for i in range(120)]
+    assert {r.status_code for r in answers} == {200}  # failures were answered by stable
+    assert {r.json()["model_version"] for r in answers} == {"1"}
+    wait_for(lambda: platform.deployments.current("cancer-api").reason.value == "circuit-open")
+    current = platform.deployments.current("cancer-api")
+    assert current.candidate is None and current.revision == canary.revision + 1
+    entry = platform.audit_entries(action="deployment.circuit-open", limit=1)[0]
+    assert entry.evidence["candidate"] == "cancer:3"
+    assert entry.evidence["failures"] >= entry.evidence["min_requests"] // 2

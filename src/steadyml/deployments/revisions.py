@@ -53,6 +53,9 @@ class DeploymentConfig:
     timeout_ms: float = 2000.0
     price_per_core_hour: float = 0.05  # currency units per CPU core-hour, for cost per 1k
     routing_header: str = "x-routing-key"
+    breaker_window: int = 50  # the candidate's last N requests...
+    breaker_min_requests: int = 20  # ...at least this many...
+    breaker_error_rate: float = 0.5  # ...with this share failed: its traffic goes to stable
 
     @classmethod
     def from_json(cls, text: str) -> DeploymentConfig:

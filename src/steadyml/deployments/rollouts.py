@@ -97,14 +97,20 @@ class Deployments:
                                 note=note, now=now)
 
     def rollback(self, name: str, *, to: int | None = None, note: str = "",
-                 reason: Reason = Reason.ROLLBACK) -> Revision:
+                 reason: Reason = Reason.ROLLBACK, if_revision: int | None = None,
+                 evidence: dict[str, Any] | None = None) -> Revision:
         """Undo: drop the candidate if there is one, else return to the previous stable model.
 
-        With `to`, restore exactly the arms of that revision.
+        With `to`, restore exactly the arms of that revision. With `if_revision`, act only if
+        that revision is still the current one (an automatic action must not undo a newer
+        change); otherwise raise ConflictError.
         """
         now = self.clock.now_ms()
         with self.store.write() as conn:
             before = self._require(conn, name)
+            if if_revision is not None and before.revision != if_revision:
+                raise ConflictError(f"Deployment {name!r} is at revision {before.revision}, "
+                                    f"not {if_revision}; nothing was changed.")
             if to is not None:
                 target = rv.get(conn, name, to)
             elif before.candidate is not None:
@@ -114,7 +120,8 @@ class Deployments:
             return self._append(conn, name, before, reason=reason, stable=target.stable,
                                 candidate=target.candidate, mode=target.mode,
                                 weight=target.weight,
-                                note=note or (f"to revision {to}" if to else ""), now=now)
+                                note=note or (f"to revision {to}" if to else ""), now=now,
+                                evidence=evidence)
 
     def current(self, name: str) -> Revision:
         with self.store.read() as conn:
@@ -152,14 +159,14 @@ class Deployments:
 
     def _append(self, conn: Any, name: str, before: Revision | None, *, reason: Reason,
                 stable: Arm, candidate: Arm | None, mode: Mode | None, weight: float,
-                note: str, now: int) -> Revision:
+                note: str, now: int, evidence: dict[str, Any] | None = None) -> Revision:
         number = rv.append(conn, name, reason=reason, stable=stable, candidate=candidate,
                            mode=mode, weight=weight, note=note, actor=self.actor, now_ms=now)
         after = rv.get(conn, name, number)
         audit.append(conn, self.clock, actor=self.actor, action=f"deployment.{reason.value}",
                      subject=f"deployment:{name}",
                      before=None if before is None else _arms(before), after=_arms(after),
-                     evidence={"note": note} if note else None)
+                     evidence={**({"note": note} if note else {}), **(evidence or {})} or None)
         return after
 
 

@@ -47,7 +47,9 @@ class ServingApp:
                  prediction_log: PredictionLog | None = None, admin: ASGIApp | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES, poll_interval_s: float = 0.2,
                  on_startup: Callable[[], Awaitable[None]] | None = None,
-                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_shutdown: Callable[[], Awaitable[None]] | None = None,
+                 on_circuit_open: Callable[[str, int, dict[str, Any]], None] | None = None
+                 ) -> None:
         self.runtimes = runtimes
         self.metrics = metrics
         self.prediction_log = prediction_log
@@ -57,6 +59,7 @@ class ServingApp:
         self.ready = False
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
+        self._on_circuit_open = on_circuit_open
         self._watcher: asyncio.Task[None] | None = None
         self._codecs: dict[int, SignatureCodec] = {}
         self._shadow_tasks: set[asyncio.Task[None]] = set()
@@ -216,24 +219,26 @@ class ServingApp:
             return
         request_id = request.id or _header(headers, b"x-request-id") or uuid.uuid4().hex
         try:
-            outputs = await asyncio.wait_for(
-                arm.batcher.submit(request.features, request.rows),
-                runtime.revision.config.timeout_ms / 1000)
-        except TimeoutError:
-            self.metrics.errors.labels(name, arm.name, label, "timeout").inc()
-            self.metrics.observe(name, arm.name.value, label, time.perf_counter() - started,
-                                 ok=False)
-            await _respond(send, 504, encode_error(
-                f"Model {label} did not answer within {runtime.revision.config.timeout_ms:g} "
-                "ms."), request_id)
-            return
+            outputs = await self._predict(runtime, arm, request)
         except Exception as exc:
-            self.metrics.errors.labels(name, arm.name, label, "model").inc()
-            self.metrics.observe(name, arm.name.value, label, time.perf_counter() - started,
-                                 ok=False)
-            log.warning("model %s failed on request %s: %s", label, request_id, exc)
-            await _respond(send, 500, encode_error(f"Model {label} failed: {exc}"), request_id)
-            return
+            # Fall back only when the router chose the candidate, not when the client did.
+            fallback = runtime.stable if arm.breaker is not None and version is None else None
+            self._failed(runtime, arm, exc, request_id, started)
+            if fallback is None:
+                await _respond(send, *_failure(runtime, arm, exc), request_id)
+                return
+            # A candidate failed: stable answers instead, so the client sees no error.
+            try:
+                request = self._codec(fallback).decode(body, max_bytes=self.max_body_bytes)
+                arm, outputs = fallback, await self._predict(runtime, fallback, request)
+            except Exception as again:
+                self._failed(runtime, fallback, again, request_id, started)
+                await _respond(send, *_failure(runtime, fallback, again), request_id)
+                return
+        else:
+            if arm.breaker is not None:
+                arm.breaker.record(True)
+        label = arm.arm.ref
         response = encode_infer_response(model_name=name, model_version=str(arm.arm.version),
                                          request_id=request_id, outputs=outputs)
         await _respond(send, 200, response, request_id)
@@ -246,6 +251,30 @@ class ServingApp:
                 self._mirror(runtime, shadow, body, request_id))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _predict(self, runtime: DeploymentRuntime, arm: ArmRuntime, request: Any) -> Any:
+        return await asyncio.wait_for(arm.batcher.submit(request.features, request.rows),
+                                      runtime.revision.config.timeout_ms / 1000)
+
+    def _failed(self, runtime: DeploymentRuntime, arm: ArmRuntime, exc: Exception,
+                request_id: str, started: float) -> None:
+        """Count a failed prediction; open the candidate's circuit when it fails too often."""
+        name, label = runtime.revision.deployment, arm.arm.ref
+        kind = "timeout" if isinstance(exc, TimeoutError) else "model"
+        self.metrics.errors.labels(name, arm.name, label, kind).inc()
+        self.metrics.observe(name, arm.name.value, label, time.perf_counter() - started,
+                             ok=False)
+        log.warning("%s %s failed on request %s: %s", name, label, request_id,
+                    exc or type(exc).__name__)
+        if arm.breaker is not None and arm.breaker.record(False):
+            evidence = {"candidate": label, **arm.breaker.evidence()}
+            log.error("%s: circuit opened on candidate %s (%s); stable answers everything",
+                      name, label, evidence)
+            if self._on_circuit_open is not None:
+                task = asyncio.get_running_loop().create_task(asyncio.to_thread(
+                    self._on_circuit_open, name, runtime.revision.revision, evidence))
+                self._shadow_tasks.add(task)
+                task.add_done_callback(self._shadow_tasks.discard)
 
     async def _mirror(self, runtime: DeploymentRuntime, shadow: ArmRuntime, body: bytes,
                       request_id: str) -> None:
@@ -297,6 +326,13 @@ class ServingApp:
         prices = {n: r.revision.config.price_per_core_hour for n, r in by_name.items()}
         body = await asyncio.to_thread(self.metrics.exposition, prices=prices, gauges=gauges)
         await _respond(send, 200, body, content_type=b"text/plain; version=0.0.4; charset=utf-8")
+
+
+def _failure(runtime: DeploymentRuntime, arm: ArmRuntime, exc: Exception) -> tuple[int, bytes]:
+    if isinstance(exc, TimeoutError):
+        return 504, encode_error(f"Model {arm.arm.ref} did not answer within "
+                                 f"{runtime.revision.config.timeout_ms:g} ms.")
+    return 500, encode_error(f"Model {arm.arm.ref} failed: {exc}")
 
 
 def _arm_for_version(runtime: DeploymentRuntime, version: str | None) -> ArmRuntime | None:

@@ -21,6 +21,7 @@ import numpy as np
 from steadyml.deployments import Arm, Mode, Revision
 from steadyml.registry import InputKind, LoadedModel, input_kind
 from steadyml.serving.batching import Batcher
+from steadyml.serving.breaker import CircuitBreaker
 from steadyml.serving.routing import ArmName
 
 log = logging.getLogger("steadyml.serving")
@@ -33,6 +34,7 @@ class ArmRuntime:
     model: LoadedModel
     batcher: Batcher
     load_s: float
+    breaker: CircuitBreaker | None = None  # candidates only
 
 
 @dataclass
@@ -46,6 +48,8 @@ class DeploymentRuntime:
     def candidate_percent(self) -> float:
         if self.candidate is None or self.revision.mode is not Mode.CANARY:
             return 0.0
+        if self.candidate.breaker is not None and self.candidate.breaker.is_open:
+            return 0.0  # the circuit is open: stable answers everything
         return self.revision.weight
 
     @property
@@ -133,7 +137,12 @@ def build(revision: Revision, cache: ModelCache,
         hook = partial(on_batch, revision.deployment, name, arm) if on_batch else None
         batcher = Batcher(model_input(model), max_rows=config.max_batch_size,
                           max_wait_s=config.max_wait_ms / 1000, concat=concat, on_batch=hook)
-        return ArmRuntime(name=name, arm=arm, model=model, batcher=batcher, load_s=load_s)
+        breaker = (CircuitBreaker(window=config.breaker_window,
+                                  min_requests=config.breaker_min_requests,
+                                  error_rate=config.breaker_error_rate)
+                   if name is ArmName.CANDIDATE else None)
+        return ArmRuntime(name=name, arm=arm, model=model, batcher=batcher, load_s=load_s,
+                          breaker=breaker)
 
     candidate_name = ArmName.SHADOW if revision.mode is Mode.SHADOW else ArmName.CANDIDATE
     return DeploymentRuntime(

@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from steadyml.core.errors import ConflictError, SteadyError
 from steadyml.core.settings import Settings
+from steadyml.deployments import Reason
 from steadyml.platform import Platform
 from steadyml.serving.admin import create_admin
 from steadyml.serving.app import ServingApp
@@ -39,8 +41,8 @@ def create_app(platform: Platform, *, poll_interval_s: float = 0.2,
                          serving=lambda name: (runtimes.by_name[name].revision.revision
                                                if name in runtimes.by_name else None))
     return ServingApp(runtimes, metrics=metrics, prediction_log=prediction_log, admin=admin,
-                      poll_interval_s=poll_interval_s,
-                      on_shutdown=_closer(platform))
+                      poll_interval_s=poll_interval_s, on_shutdown=_closer(platform),
+                      on_circuit_open=_circuit_opener(platform))
 
 
 def first_start_token(platform: Platform) -> str | None:
@@ -84,6 +86,21 @@ def _export(settings: Settings) -> None:
                         ("STEADY_ARTIFACTS", settings.artifacts)):
         if value:
             os.environ[name] = value
+
+
+def _circuit_opener(platform: Platform) -> Callable[[str, int, dict[str, Any]], None]:
+    """Record an opened circuit as a revision without the candidate, audited with evidence."""
+    def open_circuit(deployment: str, revision: int, evidence: dict[str, Any]) -> None:
+        try:
+            platform.deployments.rollback(
+                deployment, reason=Reason.CIRCUIT_OPEN, if_revision=revision,
+                note="circuit breaker opened on the candidate", evidence=evidence)
+        except ConflictError:
+            pass  # the deployment changed meanwhile: the newer revision stands
+        except SteadyError:
+            log.exception("could not record the open circuit of %s", deployment)
+
+    return open_circuit
 
 
 def _closer(platform: Platform) -> Callable[[], Any]:
