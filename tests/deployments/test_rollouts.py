@@ -84,6 +84,9 @@ def test_bad_deployment_changes_are_refused_and_change_nothing(models: Platform)
         d.rollback("fraud")
     with pytest.raises(RevisionNotFoundError):
         d.rollback("fraud", to=9)
+    for absurd in (0, -1, 2**63):  # found by fuzzing the admin API: once a 500
+        with pytest.raises(InvalidInputError, match="numbered from 1"):
+            d.rollback("fraud", to=absurd)
     with pytest.raises(ModelNotFoundError):
         d.deploy("fraud", "m:9")
     assert [r.revision for r in d.history("fraud")] == [1]

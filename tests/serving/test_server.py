@@ -3,76 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from serving_fixtures import Broken, infer_body, serve_models, wait_for
 
 import steadyml
-from steadyml import Platform, Settings
-from steadyml.serving.predlog import PredictionLog
-from steadyml.serving.server import BackgroundServer, create_app
-
-
-class Broken:
-    """A model whose predict always raises."""
-
-    def predict(self, X: Any) -> np.ndarray:
-        raise RuntimeError("boom")
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
-    X.columns = [c.replace(" ", "_") for c in X.columns]
-    return X
 
 
 @pytest.fixture
 def served(tmp_path: Path, data: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    y = load_breast_cancer().target
-    platform = Platform(Settings(home=tmp_path / "home", actor="tester"))
-    models = []
-    for c in (0.01, 10.0):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
-        model.fit(data, y)
-        with steadyml.start_run("e", platform=platform) as run:
-            run.register_model("cancer", model, input_example=data)
-        models.append(model)
-    with steadyml.start_run("e", platform=platform) as run:
-        run.register_model("broken", Broken(), input_example=data.head(3),
-                           signature=platform.registry.get("cancer:1") and
-                           steadyml.Signature.from_dict(platform.registry.get("cancer:1").signature))
-    platform.deployments.deploy("cancer-api", "cancer:1")
-    platform.deployments.deploy("broken-api", "broken:1")
-    _, token = platform.tokens.create("test")
-    log = PredictionLog(str(tmp_path / "logs"), flush_interval_s=0.2)
-    app = create_app(platform, poll_interval_s=0.05, prediction_log=log)
-    with BackgroundServer(app) as url, httpx.Client(base_url=url, timeout=10) as client:
-        yield {"client": client, "platform": platform, "models": models, "data": data,
-               "token": token, "log": log, "app": app}
-    platform.close()
-
-
-def infer_body(rows: np.ndarray, **extra: Any) -> dict[str, Any]:
-    return {"inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": "FP64",
-                        "data": rows.tolist()}], **extra}
+    with serve_models(tmp_path, data) as env:
+        yield env
 
 
 def test_health_metadata_and_predictions_match_the_model(served: dict[str, Any]) -> None:

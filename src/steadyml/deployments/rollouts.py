@@ -23,6 +23,8 @@ from steadyml.store.engine import MetadataStore
 # above passes the registry's resolver in.
 ModelResolver = Callable[[str], Arm]
 
+MAX_REVISION = 2**31 - 1
+
 
 class Deployments:
     """Named endpoints and their revisions."""
@@ -105,6 +107,9 @@ class Deployments:
         that revision is still the current one (an automatic action must not undo a newer
         change); otherwise raise ConflictError.
         """
+        if to is not None and not 1 <= to <= MAX_REVISION:
+            raise InvalidInputError(f"Revision {to} does not exist: revisions are numbered "
+                                    f"from 1. See `steady deployments history {name}`.")
         now = self.clock.now_ms()
         with self.store.write() as conn:
             before = self._require(conn, name)

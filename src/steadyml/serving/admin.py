@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from steadyml.access import Token, Tokens
 from steadyml.core.errors import SteadyError
+from steadyml.serving import openapi as openapi_v2
 from steadyml.serving.errors import status_for
 
 
@@ -44,7 +46,7 @@ class DeployBody(BaseModel):
 
 
 class RollbackBody(BaseModel):
-    to: int | None = Field(None, ge=1, description="Restore exactly this revision")
+    to: int | None = Field(None, ge=1, le=2**31 - 1, description="Restore exactly this revision")
     note: str = ""
 
 
@@ -64,6 +66,15 @@ def create_admin(platform: PlatformLike, *, live: Any = None,
                   description="Deployments, models, runs, lineage and the audit log. "
                               "State-changing calls need `Authorization: Bearer <token>`.")
     _mount_docs(api)
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = openapi_v2.extend(get_openapi(
+                title=api.title, version=api.version, description=api.description,
+                routes=api.routes))
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
     @api.exception_handler(SteadyError)
     async def _steady_error(_request: Request, exc: SteadyError) -> JSONResponse:
@@ -150,15 +161,16 @@ def create_admin(platform: PlatformLike, *, live: Any = None,
 
     @api.get("/api/v1/runs", tags=["runs"])
     def runs(experiment: str | None = None, filter: str | None = None,
-             order_by: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+             order_by: str | None = None,
+             limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
         found = platform.tracking.search_runs(experiment=experiment, filter=filter,
                                               order_by=[order_by] if order_by else None,
                                               limit=limit)
         return [r.to_dict() for r in found]
 
     @api.get("/api/v1/audit", tags=["audit"])
-    def audit(subject: str | None = None, action: str | None = None, limit: int = 100,
-              verify: bool = False) -> dict[str, Any]:
+    def audit(subject: str | None = None, action: str | None = None,
+              limit: int = Query(100, ge=1, le=10_000), verify: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"entries": [e.to_dict() for e in platform.audit_entries(
             subject=subject, action=action, limit=limit)]}
         if verify:
