@@ -179,3 +179,24 @@ def test_failing_canary_falls_back_to_stable_and_opens_its_circuit(
     entry = platform.audit_entries(action="deployment.circuit-open", limit=1)[0]
     assert entry.evidence["candidate"] == "cancer:3"
     assert entry.evidence["failures"] >= entry.evidence["min_requests"] // 2
+
+
+def test_grafana_dashboard_queries_only_exported_metrics(served: dict[str, Any]) -> None:
+    import json
+    import re
+
+    client = served["client"]
+    rows = served["data"].iloc[:2].to_numpy()
+    client.post("/v2/models/cancer-api/infer", json=infer_body(rows))
+    client.post("/v2/models/broken-api/infer", json=infer_body(rows))
+    exported = set(re.findall(r"^# TYPE (\w+) (\w+)", client.get("/metrics").text, re.M))
+    names = set()
+    for name, kind in exported:
+        names |= {name, f"{name}_total"} if kind == "counter" else {name}
+        if kind == "histogram":
+            names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "dashboards" /
+                            "grafana-steadyml.json").read_text())
+    used = {m for p in dashboard["panels"] for t in p["targets"]
+            for m in re.findall(r"\b(steady_\w+)", t["expr"])}
+    assert used and used <= names, used - names
