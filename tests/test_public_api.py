@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 PACKAGES = ["steadyml", "steadyml.core", "steadyml.store", "steadyml.tracking",
-            "steadyml.registry", "steadyml.deployments", "steadyml.access", "steadyml.cli"]
+            "steadyml.registry", "steadyml.deployments", "steadyml.access", "steadyml.serving",
+            "steadyml.cli"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

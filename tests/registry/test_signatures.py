@@ -267,3 +267,10 @@ def test_a_dict_of_single_values_is_one_row(signature: Signature) -> None:
 
     assert frame.shape == (1, 4)
     assert frame["age"].iloc[0] == 30 and frame["member"].iloc[0]
+
+
+def test_uint64_values_beyond_int64_are_not_accepted_as_int64() -> None:
+    signature = Signature(inputs=(ColumnSpec("n", DType.INT64),))
+    with pytest.raises(SignatureMismatchError, match="'n'"):
+        signature.to_matrix({"n": np.array([2**63 + 5], dtype=np.uint64)})
+    assert signature.to_matrix({"n": np.array([7], dtype=np.uint64)}).tolist() == [[7]]

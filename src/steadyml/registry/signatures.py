@@ -302,6 +302,9 @@ def _from_numpy(name: str, values: np.ndarray) -> _Column:
         dtype = DType.FLOAT32 if values.dtype == np.float32 else DType.FLOAT64
         return _Column(values, dtype, int(np.count_nonzero(np.isnan(values))), source)
     if kind in "iu":
+        if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
+            # Above int64's range: read as float so the cast check reports it, not wraps it.
+            return _Column(values.astype(np.float64), DType.FLOAT64, 0, source)
         return _Column(values, DType.INT32 if values.dtype == np.int32 else DType.INT64, 0, source)
     if kind == "b":
         return _Column(values, DType.BOOL, 0, source)
