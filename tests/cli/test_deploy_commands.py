@@ -70,3 +70,26 @@ def test_token_create_list_revoke(home: Path) -> None:
     assert json.loads(steady(home, "token", "list", "--json").stdout)[0]["revoked_ms"]
     missing = steady(home, "token", "revoke", "nope")
     assert missing.exit_code == 1 and "No token" in missing.stderr
+
+
+def test_status_shows_live_figures_from_a_running_server(home: Path) -> None:
+    from steadyml.serving.server import BackgroundServer, create_app
+
+    steady(home, "deploy", "fraud", "m:1")
+    offline = steady(home, "status", "fraud", "--server", "http://127.0.0.1:9")
+    assert offline.exit_code == 0 and "no server answered" in offline.stdout
+    with Platform(Settings(home=home)) as platform:
+        app = create_app(platform, poll_interval_s=0.05, log_predictions=False)
+        with BackgroundServer(app) as url:
+            import httpx
+
+            body = {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP64",
+                                "data": [0.2, 0.9]}]}
+            for _ in range(5):
+                assert httpx.post(f"{url}/v2/models/fraud/infer", json=body).status_code == 200
+            shown = steady(home, "status", "fraud", "--server", url, "--json")
+    assert shown.exit_code == 0, shown.output
+    doc = json.loads(shown.stdout)
+    assert doc["serving_revision"] == 1 and doc["live_error"] is None
+    (arm,) = doc["live"]["live"].values()
+    assert arm["requests"] == 5 and arm["model"] == "m:1" and arm["p99_ms"] > 0

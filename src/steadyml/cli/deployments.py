@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from steadyml.cli.app import app, open_from
@@ -52,11 +54,45 @@ def rollback(ctx: typer.Context, deployment: str = typer.Argument(...),
 
 @app.command()
 def status(ctx: typer.Context, deployment: str = typer.Argument(...),
+           server: str = typer.Option("http://127.0.0.1:8700", "--server",
+                                      envvar="STEADY_SERVER", show_envvar=True,
+                                      help="A running `steady server`, for live figures."),
            as_json: bool = json_option) -> None:
-    """Show DEPLOYMENT's revision, arms and traffic shares."""
+    """Show DEPLOYMENT's revision, arms, traffic shares and (from the server) live figures."""
     with open_from(ctx) as platform:
         revision = platform.deployments.current(deployment)
-    show_revision(revision, as_json)
+    live, problem = _live(server, deployment)
+    if as_json:
+        print_json({**revision.to_dict(), "live": live, "serving_revision":
+                    None if live is None else live.get("serving_revision"),
+                    "live_error": problem})
+        return
+    show_revision(revision, False)
+    if live is None:
+        console.print(f"[dim]live figures: {problem}[/]")
+        return
+    rows = [[a["arm"], a["model"], a["requests"], a["rate_per_s"], a["error_rate"],
+             a["p50_ms"], a["p99_ms"], None if a["cost_per_1k"] is None
+             else f"{a['cost_per_1k']:.6f}"] for a in live["live"].values()]
+    console.print(table(f"live, last 60 s (server at revision {live.get('serving_revision')})",
+                        ["arm", "model", "requests", "req/s", "error rate", "p50 ms",
+                         "p99 ms", "cost / 1k"], rows))
+
+
+def _live(server: str, deployment: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Ask a running server for a deployment's live figures (its view, not the store's)."""
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    url = f"{server.rstrip('/')}/api/v1/deployments/{quote(deployment)}"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.loads(response.read()), None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"no server answered at {server} ({reason}); start `steady server`"
 
 
 @deployments_app.command("list")
