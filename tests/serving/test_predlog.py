@@ -391,3 +391,29 @@ def test_sigterm_flushes_every_accepted_row(tmp_path: Path) -> None:
     assert table.num_rows == batches * rows
     assert len(set(zip(table["request_id"].to_pylist(), table["row"].to_pylist(),
                        strict=True))) == batches * rows
+
+
+def test_append_rows_records_a_model_call_of_several_requests(tmp_path) -> None:
+    import numpy as np
+    import pyarrow.dataset as pads
+
+    log = PredictionLog(str(tmp_path), flush_interval_s=0.1)
+    log.start()
+    inputs = np.arange(12, dtype=float).reshape(6, 2)
+    assert log.append_rows(request_ids=["a", "b", "c"], rows_per_request=[1, 3, 2],
+                           latency_ms=[1.5, 2.5, 3.5], deployment="d", revision=2, model="m",
+                           model_version=4, arm="candidate", ts_ms=1_700_000_000_000,
+                           inputs=inputs, outputs=np.arange(6), feature_names=["x", "y"])
+    log.close()
+    table = pads.dataset(str(tmp_path / "predictions"), format="parquet",
+                         partitioning="hive").to_table().sort_by([("in_x", "ascending")])
+    assert table.column("request_id").to_pylist() == ["a", "b", "b", "b", "c", "c"]
+    assert table.column("row").to_pylist() == [0, 0, 1, 2, 0, 1]
+    assert table.column("latency_ms").to_pylist() == [1.5, 2.5, 2.5, 2.5, 3.5, 3.5]
+    assert table.column("in_y").to_pylist() == [1.0, 3.0, 5.0, 7.0, 9.0, 11.0]
+    assert table.column("arm").to_pylist() == ["candidate"] * 6
+    with pytest.raises(InvalidInputError, match="one id, count and latency per request"):
+        PredictionLog(str(tmp_path)).append_rows(
+            request_ids=["a"], rows_per_request=[2], latency_ms=[1.0], deployment="d",
+            revision=1, model="m", model_version=1, arm="stable", ts_ms=0,
+            inputs=np.zeros((3, 1)), outputs=np.zeros(3), feature_names=["x"])

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import numpy as np
 import orjson
 
 from steadyml.serving.metrics import ServingMetrics
@@ -219,7 +218,7 @@ class ServingApp:
             return
         request_id = request.id or _header(headers, b"x-request-id") or uuid.uuid4().hex
         try:
-            outputs = await self._predict(runtime, arm, request)
+            outputs = await self._predict(runtime, arm, request, request_id, started)
         except Exception as exc:
             # Fall back only when the router chose the candidate, not when the client did.
             fallback = runtime.stable if arm.breaker is not None and version is None else None
@@ -230,7 +229,8 @@ class ServingApp:
             # A candidate failed: stable answers instead, so the client sees no error.
             try:
                 request = self._codec(fallback).decode(body, max_bytes=self.max_body_bytes)
-                arm, outputs = fallback, await self._predict(runtime, fallback, request)
+                arm, outputs = fallback, await self._predict(runtime, fallback, request,
+                                                             request_id, started)
             except Exception as again:
                 self._failed(runtime, fallback, again, request_id, started)
                 await _respond(send, *_failure(runtime, fallback, again), request_id)
@@ -244,7 +244,6 @@ class ServingApp:
         await _respond(send, 200, response, request_id)
         latency = time.perf_counter() - started
         self.metrics.observe(name, arm.name.value, label, latency, ok=True)
-        self._log(runtime, arm, request_id, request.features, outputs, latency)
         shadow = runtime.shadow
         if shadow is not None:
             task = asyncio.get_running_loop().create_task(
@@ -252,9 +251,13 @@ class ServingApp:
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
 
-    async def _predict(self, runtime: DeploymentRuntime, arm: ArmRuntime, request: Any) -> Any:
-        return await asyncio.wait_for(arm.batcher.submit(request.features, request.rows),
-                                      runtime.revision.config.timeout_ms / 1000)
+    async def _predict(self, runtime: DeploymentRuntime, arm: ArmRuntime, request: Any,
+                       request_id: str, started: float) -> Any:
+        # The batcher records the prediction in the log, once per model call.
+        return await asyncio.wait_for(
+            arm.batcher.submit(request.features, request.rows, request_id=request_id,
+                               started=started),
+            runtime.revision.config.timeout_ms / 1000)
 
     def _failed(self, runtime: DeploymentRuntime, arm: ArmRuntime, exc: Exception,
                 request_id: str, started: float) -> None:
@@ -283,29 +286,12 @@ class ServingApp:
         name, label = runtime.revision.deployment, shadow.arm.ref
         try:
             request = self._codec(shadow).decode(body, max_bytes=self.max_body_bytes)
-            outputs = await asyncio.wait_for(shadow.batcher.submit(request.features,
-                                                                   request.rows),
-                                             runtime.revision.config.timeout_ms / 1000)
+            await self._predict(runtime, shadow, request, request_id, started)
         except Exception as exc:
             self.metrics.errors.labels(name, shadow.name, label, type(exc).__name__).inc()
             return
-        latency = time.perf_counter() - started
-        self.metrics.observe(name, shadow.name.value, label, latency, ok=True)
-        self._log(runtime, shadow, request_id, request.features, outputs, latency)
-
-    def _log(self, runtime: DeploymentRuntime, arm: ArmRuntime, request_id: str,
-             features: Any, outputs: np.ndarray, latency_s: float) -> None:
-        if self.prediction_log is None:
-            return
-        if not isinstance(features, np.ndarray):  # a DataFrame (string features)
-            features = {c: features[c].to_numpy() for c in features.columns}
-        self.prediction_log.append_batch(
-            request_id=request_id, deployment=runtime.revision.deployment,
-            revision=runtime.revision.revision, model=arm.arm.model,
-            model_version=arm.arm.version, arm=arm.name.value,
-            ts_ms=time.time_ns() // 1_000_000, latency_ms=latency_s * 1000,
-            inputs=features, outputs=outputs,
-            feature_names=arm.model.signature.feature_names)
+        self.metrics.observe(name, shadow.name.value, label, time.perf_counter() - started,
+                             ok=True)
 
     def _codec(self, arm: ArmRuntime) -> SignatureCodec:
         key = id(arm.model)

@@ -14,6 +14,7 @@ other deployment.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+_log = logging.getLogger("steadyml.serving")
 _STOP = object()  # put on the queue by stop(): finish what is queued, then return
 
 
@@ -29,7 +31,13 @@ class Pending:
     features: Any  # a 2-D matrix or a DataFrame of one request's rows
     rows: int
     future: asyncio.Future[Any]
-    enqueued: float = field(default_factory=time.perf_counter)
+    request_id: str = ""
+    started: float = field(default_factory=time.perf_counter)  # when the request arrived
+
+
+# Called after each successful model call with its requests, their features and outputs:
+# how the prediction log gets one entry per batch instead of one per request.
+PredictedHook = Callable[[list[Pending], Any, np.ndarray], None]
 
 
 @dataclass(slots=True)
@@ -45,6 +53,7 @@ class Batcher:
     def __init__(self, predict: Callable[[Any], np.ndarray], *, max_rows: int,
                  max_wait_s: float, concat: Callable[[list[Any]], Any],
                  on_batch: Callable[[int, float], None] | None = None,
+                 on_predicted: PredictedHook | None = None,
                  inline_max_s: float = 0.002) -> None:
         self._predict = predict
         self._concat = concat
@@ -56,6 +65,7 @@ class Batcher:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()  # Pending items, or _STOP
         self._task: asyncio.Task[None] | None = None
         self._on_batch = on_batch
+        self._on_predicted = on_predicted
         self.stats = BatchStats()
 
     @property
@@ -74,10 +84,12 @@ class Batcher:
         self._queue.put_nowait(_STOP)
         await task
 
-    async def submit(self, features: Any, rows: int) -> np.ndarray:
+    async def submit(self, features: Any, rows: int, *, request_id: str = "",
+                     started: float | None = None) -> np.ndarray:
         """Queue one request's rows; return their predictions."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pending = Pending(features, rows, future)
+        pending = Pending(features, rows, future, request_id,
+                          time.perf_counter() if started is None else started)
         if self._task is None:  # stopped, or not started: no batching, answer directly
             await self._execute([pending], rows)
         else:
@@ -135,6 +147,11 @@ class Batcher:
         self.stats.cpu_s += cpu_s
         if self._on_batch is not None:
             self._on_batch(rows, cpu_s)
+        if self._on_predicted is not None:
+            try:
+                self._on_predicted(batch, features, outputs)
+            except Exception:  # logging must never fail a prediction
+                _log.exception("could not record a batch of predictions")
         start = 0
         for pending in batch:
             if not pending.future.done():

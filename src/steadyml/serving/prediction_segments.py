@@ -47,6 +47,11 @@ class Batch:
     outputs: np.ndarray  # (n,) or (n, c): float64, or object for text
     seq: int = 0  # set when the log accepts the batch
     queued_at: float = 0.0
+    # Set when one batch holds the rows of several requests (a model call's worth):
+    # per row, its request id, its row within that request, and that request's latency.
+    row_request_ids: list[str] | None = None
+    row_index: np.ndarray | None = None
+    row_latency_ms: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +180,19 @@ def _table(group: list[Batch]) -> pa.Table:
     starts = np.cumsum(counts) - counts
     first_rows = np.fromiter((b.first_row for b in group), dtype=np.int64, count=len(group))
     rows = np.arange(counts.sum(), dtype=np.int64) + np.repeat(first_rows - starts, counts)
+    request_ids = per_batch("request_id", pa.string())
+    latency = per_batch("latency_ms", pa.float32())
+    if any(b.row_request_ids is not None for b in group):  # per-row fields, where given
+        request_ids = pa.array([rid for b in group for rid in (
+            b.row_request_ids if b.row_request_ids is not None else [b.request_id] * b.n)],
+            pa.string())
+        rows = np.concatenate([b.row_index if b.row_index is not None else
+                               np.arange(b.first_row, b.first_row + b.n) for b in group])
+        latency = pa.array(np.concatenate([
+            b.row_latency_ms if b.row_latency_ms is not None else
+            np.full(b.n, b.latency_ms) for b in group]).astype(np.float32))
     columns = {
-        "request_id": per_batch("request_id", pa.string()),
+        "request_id": request_ids,
         "row": pa.array(rows.astype(np.int32)),
         "deployment": per_batch("deployment", pa.string()),
         "revision": per_batch("revision", pa.int32()),
@@ -184,7 +200,7 @@ def _table(group: list[Batch]) -> pa.Table:
         "model_version": per_batch("model_version", pa.int32()),
         "arm": per_batch("arm", pa.string()),
         "ts": per_batch("ts_ms", pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        "latency_ms": per_batch("latency_ms", pa.float32()),
+        "latency_ms": latency,
         "status": per_batch("status", pa.string()),
     }
     inputs = np.concatenate([b.inputs for b in group])

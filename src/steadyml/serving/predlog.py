@@ -165,6 +165,37 @@ class PredictionLog:
             int(model_version), _arm(arm), int(ts_ms), float(latency_ms), str(status), names, x,
             batch_outputs(outputs, len(x))))
 
+    def append_rows(self, *, request_ids: Sequence[str], rows_per_request: Sequence[int],
+                    latency_ms: Sequence[float], deployment: str, revision: int, model: str,
+                    model_version: int, arm: str, ts_ms: int,
+                    inputs: np.ndarray | Mapping[str, Any], outputs: np.ndarray,
+                    feature_names: Sequence[str] | None = None, status: str = "ok") -> bool:
+        """Queue one model call's rows, which belong to several requests, in one go.
+
+        The cheap path for a serving process: one queue entry per batch of requests, not
+        per request. `rows_per_request[i]` rows of `inputs` belong to `request_ids[i]`.
+        """
+        names, x = batch_inputs(inputs, self.feature_names if feature_names is None
+                                else feature_names, self._checked_names)
+        counts = np.asarray(rows_per_request, dtype=np.int64)
+        if len(request_ids) != len(counts) or len(latency_ms) != len(counts) or \
+                int(counts.sum()) != len(x):
+            raise InvalidInputError(
+                f"append_rows got {len(request_ids)} request ids, {len(counts)} row counts "
+                f"summing to {int(counts.sum())} and {len(latency_ms)} latencies for "
+                f"{len(x)} rows; give one id, count and latency per request.")
+        starts = np.cumsum(counts) - counts
+        batch = Batch(
+            len(x), 0, str(request_ids[0]) if request_ids else "", self._deployment(deployment),
+            int(revision), str(model), int(model_version), _arm(arm), int(ts_ms),
+            float(latency_ms[0]) if len(latency_ms) else 0.0, str(status), names, x,
+            batch_outputs(outputs, len(x)),
+            row_request_ids=[r for r, c in zip(request_ids, counts.tolist(), strict=True)
+                             for _ in range(c)],
+            row_index=np.arange(len(x), dtype=np.int64) - np.repeat(starts, counts),
+            row_latency_ms=np.repeat(np.asarray(latency_ms, dtype=np.float64), counts))
+        return self._enqueue(batch)
+
     def append(self, record: PredictionRecord) -> bool:
         """Queue one prediction; a request's rows are cheaper through `append_batch`."""
         if isinstance(record.inputs, Mapping):

@@ -20,7 +20,7 @@ import numpy as np
 
 from steadyml.deployments import Arm, Mode, Revision
 from steadyml.registry import InputKind, LoadedModel, input_kind
-from steadyml.serving.batching import Batcher
+from steadyml.serving.batching import Batcher, PredictedHook
 from steadyml.serving.breaker import CircuitBreaker
 from steadyml.serving.routing import ArmName
 
@@ -125,10 +125,12 @@ def concat(parts: list[Any]) -> Any:
 
 # Called after each batch with (deployment, arm name, arm, rows, CPU seconds).
 BatchHook = Callable[[str, ArmName, Arm, int, float], None]
+# Builds, for one arm of a revision, the hook that records its predictions (or None).
+RecorderFactory = Callable[[Revision, ArmName, Arm, LoadedModel], PredictedHook | None]
 
 
-def build(revision: Revision, cache: ModelCache,
-          on_batch: BatchHook | None = None) -> DeploymentRuntime:
+def build(revision: Revision, cache: ModelCache, on_batch: BatchHook | None = None,
+          recorder: RecorderFactory | None = None) -> DeploymentRuntime:
     """Load and warm a revision's models (blocking: call it in a thread)."""
     config = revision.config
 
@@ -136,7 +138,9 @@ def build(revision: Revision, cache: ModelCache,
         model, load_s = cache.get(arm)
         hook = partial(on_batch, revision.deployment, name, arm) if on_batch else None
         batcher = Batcher(model_input(model), max_rows=config.max_batch_size,
-                          max_wait_s=config.max_wait_ms / 1000, concat=concat, on_batch=hook)
+                          max_wait_s=config.max_wait_ms / 1000, concat=concat, on_batch=hook,
+                          on_predicted=recorder(revision, name, arm, model) if recorder
+                          else None)
         breaker = (CircuitBreaker(window=config.breaker_window,
                                   min_requests=config.breaker_min_requests,
                                   error_rate=config.breaker_error_rate)
@@ -156,8 +160,10 @@ class Runtimes:
 
     def __init__(self, *, heads: Callable[[], dict[str, int]],
                  current: Callable[[str], Revision], cache: ModelCache,
-                 on_batch: BatchHook | None = None) -> None:
+                 on_batch: BatchHook | None = None,
+                 recorder: RecorderFactory | None = None) -> None:
         self._heads = heads
+        self._recorder = recorder
         self._current = current
         self._cache = cache
         self._on_batch = on_batch
@@ -176,7 +182,8 @@ class Runtimes:
                 continue
             try:
                 revision = await asyncio.to_thread(self._current, name)
-                runtime = await asyncio.to_thread(build, revision, self._cache, self._on_batch)
+                runtime = await asyncio.to_thread(build, revision, self._cache, self._on_batch,
+                                                  self._recorder)
             except Exception as exc:
                 self._failed[name] = number
                 self.errors[name] = f"revision {number} could not be loaded: {exc}"

@@ -9,15 +9,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from steadyml.core.errors import ConflictError, SteadyError
 from steadyml.core.settings import Settings
-from steadyml.deployments import Reason
+from steadyml.deployments import Arm, Reason, Revision
 from steadyml.platform import Platform
+from steadyml.registry import LoadedModel
 from steadyml.serving.admin import create_admin
 from steadyml.serving.app import ServingApp
+from steadyml.serving.batching import Pending, PredictedHook
 from steadyml.serving.metrics import ServingMetrics
 from steadyml.serving.predlog import PredictionLog
-from steadyml.serving.runtime import ModelCache, Runtimes
+from steadyml.serving.routing import ArmName
+from steadyml.serving.runtime import ModelCache, RecorderFactory, Runtimes
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -30,19 +35,43 @@ def create_app(platform: Platform, *, poll_interval_s: float = 0.2,
                log_predictions: bool = True) -> ServingApp:
     """Wire runtimes, metrics, the prediction log and the admin API onto one ASGI app."""
     metrics = ServingMetrics()
+    if prediction_log is None and log_predictions:
+        prediction_log = PredictionLog(platform.settings.resolved_logs)
     runtimes = Runtimes(
         heads=platform.deployments.heads, current=platform.deployments.current,
         cache=ModelCache(platform.registry.load),
         on_batch=lambda deployment, _name, arm, rows, cpu_s: metrics.record_batch(
-            deployment, arm.ref, rows, cpu_s))
-    if prediction_log is None and log_predictions:
-        prediction_log = PredictionLog(platform.settings.resolved_logs)
+            deployment, arm.ref, rows, cpu_s),
+        recorder=_recorder(prediction_log) if prediction_log is not None else None)
     admin = create_admin(platform, live=metrics.live_summary,
                          serving=lambda name: (runtimes.by_name[name].revision.revision
                                                if name in runtimes.by_name else None))
     return ServingApp(runtimes, metrics=metrics, prediction_log=prediction_log, admin=admin,
                       poll_interval_s=poll_interval_s, on_shutdown=_closer(platform),
                       on_circuit_open=_circuit_opener(platform))
+
+
+def _recorder(log: PredictionLog) -> RecorderFactory:
+    """Record each model call's predictions in the log with one append (not one per request)."""
+    def for_arm(revision: Revision, name: ArmName, arm: Arm,
+                model: LoadedModel) -> PredictedHook:
+        names = model.signature.feature_names
+
+        def record(batch: list[Pending], features: Any, outputs: np.ndarray) -> None:
+            now = time.perf_counter()
+            if not isinstance(features, np.ndarray):  # a DataFrame (string features)
+                features = {c: features[c].to_numpy() for c in features.columns}
+            log.append_rows(
+                request_ids=[p.request_id for p in batch],
+                rows_per_request=[p.rows for p in batch],
+                latency_ms=[(now - p.started) * 1000 for p in batch],
+                deployment=revision.deployment, revision=revision.revision, model=arm.model,
+                model_version=arm.version, arm=name.value, ts_ms=time.time_ns() // 1_000_000,
+                inputs=features, outputs=outputs, feature_names=names)
+
+        return record
+
+    return for_arm
 
 
 def first_start_token(platform: Platform) -> str | None:
