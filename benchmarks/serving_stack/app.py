@@ -20,8 +20,6 @@ process loads the same variant with the same ``app:app`` target):
 Only POST /v2/models/breast-cancer/infer is served (404 for any other model/path).
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 import os
