@@ -49,7 +49,7 @@ class DeploymentConfig:
     """Serving settings of one deployment."""
 
     max_batch_size: int = 64
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 1.0  # measured: 1 ms fills batches as well as 2 ms
     timeout_ms: float = 2000.0
     price_per_core_hour: float = 0.05  # currency units per CPU core-hour, for cost per 1k
     routing_header: str = "x-routing-key"

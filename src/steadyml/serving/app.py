@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -111,6 +112,10 @@ class ServingApp:
         if self.prediction_log is not None:
             self.prediction_log.start()
         await self.runtimes.refresh()
+        # Everything loaded so far (libraries, models) lives as long as the process: move it
+        # out of the collector's reach, so full collections do not rescan it mid-request.
+        gc.collect()
+        gc.freeze()
         self._watcher = asyncio.get_running_loop().create_task(
             self.runtimes.watch(self.poll_interval_s))
         self.ready = True
@@ -253,11 +258,11 @@ class ServingApp:
 
     async def _predict(self, runtime: DeploymentRuntime, arm: ArmRuntime, request: Any,
                        request_id: str, started: float) -> Any:
-        # The batcher records the prediction in the log, once per model call.
-        return await asyncio.wait_for(
-            arm.batcher.submit(request.features, request.rows, request_id=request_id,
-                               started=started),
-            runtime.revision.config.timeout_ms / 1000)
+        # The batcher records the prediction in the log, once per model call. asyncio.timeout
+        # rather than wait_for: no extra task per request.
+        async with asyncio.timeout(runtime.revision.config.timeout_ms / 1000):
+            return await arm.batcher.submit(request.features, request.rows,
+                                            request_id=request_id, started=started)
 
     def _failed(self, runtime: DeploymentRuntime, arm: ArmRuntime, exc: Exception,
                 request_id: str, started: float) -> None:
