@@ -247,6 +247,15 @@ def prepare(data: Path) -> dict[str, Any]:
             "predict_us_64_rows": _predict_cost(model, np.repeat(X[:1], 64, axis=0))}
 
 
+def prepared(data: Path) -> dict[str, Any]:
+    """The paths prepare() wrote under `data` (for --resume)."""
+    bodies = {f"{form}_x{i}": str(data / f"{form}_x{i}.json")
+              for form in ("v2", "mlflow", "bentoml", "row") for i in (0, 13)}
+    return {"model": str(data / "model.joblib"), "home": str(data / "steady-home"),
+            "home_greedy": str(data / "steady-home-greedy"),
+            "mlflow_model": str(data / "mlflow_model"), "bodies": bodies}
+
+
 def _predict_cost(model: Any, rows: Any, n: int = 2000) -> float:
     model.predict(rows)
     start = time.perf_counter()
@@ -280,8 +289,10 @@ def uvicorn_cmd(app: str, port: int, workers: int) -> list[str]:
 def make_configs(names: list[str], d: dict[str, Any]) -> list[Config]:
     model_env = {"SERVING_MODEL": d["model"]}
     out = []
-    for i, name in enumerate(names):
-        port = BASE_PORT + i
+    taken: set[int] = set()
+    for name in names:
+        port = free_port(taken)
+        taken.add(port)
         workers = 2 if name.endswith("-2w") else 1
         base = name.removesuffix("-2w")
         if base in ("steadyml", "steadyml-greedy"):
@@ -417,6 +428,14 @@ def wait_quiet(server_pid: int, limit_s: float = 60.0, threshold: float = 0.25) 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex((HOST, port)) != 0
+
+
+def free_port(taken: set[int]) -> int:
+    """The first port from BASE_PORT on that nothing listens on (another run may hold some)."""
+    port = BASE_PORT
+    while port in taken or not port_free(port):
+        port += 1
+    return port
 
 
 def post(url: str, body_path: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -1031,36 +1050,55 @@ def main() -> None:
     ap.add_argument("--profile-seconds", type=int, default=10)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--no-lock", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run recorded in --out (same data, same source copy): "
+                         "run only the configs and phases it lacks")
     args = ap.parse_args()
     names = [n for n in args.configs.split(",") if n]
     phases = set(args.phases.split(","))
 
     ensure_wrk()
     ensure_venvs(["mlflow", "bentoml", "litserve", "tools"])
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    rundir = WORK / f"run-{stamp}"
-    rundir.mkdir(parents=True)
-    log(f"logs and raw outputs: {rundir}")
-    source = _git_state()
-    snapshot_source(rundir)
-    d = prepare(rundir / "data")
+    if args.resume:
+        results = json.loads(args.out.read_text())
+        rundir = Path(results["settings"]["rundir"])
+        log(f"resuming {rundir}: it has {[c['name'] for c in results['configs']]}")
+        dst = rundir / "src"
+        sys.path.insert(0, str(dst))
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(dst), *filter(None, [os.environ.get("PYTHONPATH")])])
+        d = prepared(rundir / "data")
+        results.setdefault("resumed", []).append(time.strftime("%Y-%m-%d %H:%M:%S"))
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        rundir = WORK / f"run-{stamp}"
+        rundir.mkdir(parents=True)
+        log(f"logs and raw outputs: {rundir}")
+        source = _git_state()
+        snapshot_source(rundir)
+        d = prepare(rundir / "data")
+        log(f"model ready (train accuracy {d['train_accuracy']}); predict 1 row "
+            f"{d['predict_us_1_row']} µs, 64 rows {d['predict_us_64_rows']} µs")
+        results = {
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(),
+            "settings": {k: v for k, v in vars(args).items() if k != "out"}
+            | {"out": str(args.out), "rundir": str(rundir)},
+            "model": {"estimator": "LogisticRegression(max_iter=1000, random_state=0)",
+                      "data": "sklearn.datasets.load_breast_cancer (30 features)",
+                      "train_accuracy": d["train_accuracy"],
+                      "predict_us_1_row": d["predict_us_1_row"],
+                      "predict_us_64_rows": d["predict_us_64_rows"],
+                      "request": "X[0] (class 0), one row", "body_bytes": d["body_bytes"]},
+            "steadyml_source": source,
+            "versions": {"project .venv (steadyml, FastAPI, no-op)": versions_of(PY),
+                         **{f"venv-{n}": versions_of(venv_python(n)) for n in PINS}},
+            "configs": [],
+        }
     d["rundir"] = str(rundir)
-    log(f"model ready (train accuracy {d['train_accuracy']}); predict 1 row "
-        f"{d['predict_us_1_row']} µs, 64 rows {d['predict_us_64_rows']} µs")
-    results: dict[str, Any] = {
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(),
-        "settings": {k: v for k, v in vars(args).items() if k != "out"} | {"out": str(args.out)},
-        "model": {"estimator": "LogisticRegression(max_iter=1000, random_state=0)",
-                  "data": "sklearn.datasets.load_breast_cancer (30 features)",
-                  "train_accuracy": d["train_accuracy"], "predict_us_1_row": d["predict_us_1_row"],
-                  "predict_us_64_rows": d["predict_us_64_rows"],
-                  "request": "X[0] (class 0), one row", "body_bytes": d["body_bytes"]},
-        "steadyml_source": source,
-        "versions": {"project .venv (steadyml, FastAPI, no-op)": versions_of(PY),
-                     **{f"venv-{n}": versions_of(venv_python(n)) for n in PINS}},
-        "configs": [],
-    }
-    results["settings"]["rundir"] = str(rundir)
+    done = {c["name"] for c in results["configs"]}
+    names = [n for n in names if n not in done]
+    if args.resume:
+        phases = {p for p in phases if p == "bench" or p not in results}
 
     def save() -> None:
         results["goals"] = goals(results)
