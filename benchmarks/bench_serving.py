@@ -16,6 +16,10 @@ requests, each server in its own format. Configs, one after the other:
   bentoml-batched the same with batchable=True (max_batch_size=64, max_latency_ms=1000)
   litserve        LitServe LitAPI defaults (max_batch_size=1)
   litserve-batched  max_batch_size=64, batch_timeout=5 ms
+  noop-starlette  context: the anchor's kind of ceiling (a Starlette route), 1 worker
+  diagnostics     steadyml with one thing changed (serving/steady_variant.py): -gclog (times
+                  every GC), -nolog, -gcfreeze, -greedy / -greedy-2w (deployment config
+                  max_wait_ms=0), -greedy-gcfreeze
 
 Per config (holding /tmp/bench.lock, like the other benchmarks here): start the server in its
 own session, wait until it answers, check x0 -> class 0 and x13 -> class 1, a 5 s wrk warm-up,
@@ -35,6 +39,8 @@ Then two steadyml-only phases:
   .venv/bin/python benchmarks/bench_serving.py                       # everything
   .venv/bin/python benchmarks/bench_serving.py --configs steadyml,noop --repeat 1 \
       --phases bench --out benchmarks/.work/serving/quick.json        # a quick trial
+  .venv/bin/python benchmarks/bench_serving.py --resume               # finish an interrupted run
+  .venv/bin/python benchmarks/bench_serving.py --report-only          # rewrite serving.md
 
 Peer venvs are made on first use under benchmarks/.work/serving/venvs (pinned versions below);
 wrk is installed with apt-get when missing. Everything talks to 127.0.0.1 only.
@@ -910,16 +916,19 @@ def markdown(results: dict[str, Any]) -> str:
             lines += ["", "### Diagnostics (same run, same load): one thing changed at a time",
                       "", "Not peers and not product configurations (except max_wait_ms, a "
                       "deployment setting): they show where the time goes. `this ÷ steadyml` "
-                      "compares with the stock server of the same worker count. gen2 = the "
+                      "compares 1-worker variants with `steadyml-gclog` (the unchanged app, "
+                      "measured next to them; it compares itself with `steadyml`) and "
+                      "2-worker ones with `steadyml-2w`. gen2 = the "
                       "cyclic garbage collector's full collections while the server ran "
                       "(warm-up and all timed runs), from gc.callbacks.", "",
                       "| config | what | req/s (median) | runs | p50 ms | p99 ms | errors | "
                       "this ÷ steadyml | server cores | µs server CPU / req | "
                       "gen2 collections: count, median ms, max ms | other-tenant cores |",
                       "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+            ref1 = by.get("steadyml-gclog", {}).get("median", {}).get("rps") or s1
             for r in diag:
                 m = r["median"]
-                base = s2 if r["workers"] > 1 else s1
+                base = s2 if r["workers"] > 1 else (s1 if r["name"] == "steadyml-gclog" else ref1)
                 g = r.get("gc", {}).get("gen2")
                 gtxt = f"{g['collections']}, {g['median_ms']}, {g['max_ms']}" if g else "–"
                 runs = ", ".join(f"{x['rps']:.0f}" for x in r["runs"])
@@ -1001,8 +1010,13 @@ def markdown(results: dict[str, Any]) -> str:
                   f"`{prof['py_spy_raw']['command']}` on the 1-worker `steady server` while wrk "
                   f"ran the same load ({w['rps']:,.0f} req/s with the profiler attached). Shares "
                   "are of the samples of each thread.", ""]
+        idle = []
         for thread, t in prof["summary"]["threads"].items():
-            if t["share"] < 0.05:
+            top = t["self"][0] if t["self"] else ("", 0, 0.0)
+            if "MainThread" not in thread and (t["share"] < 0.05 or (
+                    top[0].startswith("0x") and top[2] > 0.85)):
+                idle.append(f"{thread} ({t['share']:.0%} of samples, {top[2]:.0%} of them "
+                            "in an unresolved libc wait)")
                 continue
             lines += [f"### {thread} ({t['share']:.0%} of samples)", "",
                       "| part (inclusive) | share |", "|---|---:|"]
@@ -1013,6 +1027,9 @@ def markdown(results: dict[str, Any]) -> str:
             lines += ["", "| top self (leaf) frames | share |", "|---|---:|"]
             lines += [f"| `{f}` | {s:.1%} |" for f, _c, s in t["self"][:15]]
             lines.append("")
+        if idle:
+            lines += ["Threads that were almost always waiting (thread pool workers, the "
+                      "prediction-log writer): " + "; ".join(idle) + ".", ""]
     hp = results.get("hotpath")
     if hp and "steps" in hp:
         lines += ["## In-process cost of each step of one request", "",
@@ -1020,6 +1037,12 @@ def markdown(results: dict[str, Any]) -> str:
                   "in one process, no HTTP (µs per call, median of 5 rounds).", "",
                   "| step | µs |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in hp["steps"].items()]
+        for key, what in (("app_in_process", "whole ASGI app, 64 in-process clients, no HTTP"),
+                          ("app_in_process_no_prediction_log", "same, prediction log off"),
+                          ("noop_in_process", "the no-op ASGI app, same harness")):
+            if key in hp:
+                lines.append(f"| {what}: CPU per request (req/s) | {hp[key]['cpu_us_per_request']}"
+                             f" ({hp[key]['rps']:,}) |")
         lines.append("")
     lines += ["## Versions", ""]
     for venv, vers in results.get("versions", {}).items():
@@ -1053,7 +1076,15 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true",
                     help="continue the run recorded in --out (same data, same source copy): "
                          "run only the configs and phases it lacks")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the markdown (and goals) from --out without running anything")
     args = ap.parse_args()
+    if args.report_only:
+        results = json.loads(args.out.read_text())
+        results["goals"] = goals(results)
+        args.out.write_text(json.dumps(results, indent=1, default=str))
+        args.out.with_suffix(".md").write_text(markdown(results))
+        return
     names = [n for n in args.configs.split(",") if n]
     phases = set(args.phases.split(","))
 
