@@ -13,9 +13,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "steadyml"
 LAYERS = {
     "core": 0,
     "store": 1,
-    "tracking": 2, "registry": 2, "deployments": 2, "access": 2,
+    "tracking": 2, "registry": 2, "deployments": 2, "access": 2, "monitoring": 2,
     "platform": 3,
-    "serving": 4, "sdk": 4,
+    "serving": 4, "sdk": 4, "control": 4,
     "cli": 5,
     "__init__": 6, "__main__": 6,
 }

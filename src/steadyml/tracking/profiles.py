@@ -1,6 +1,7 @@
 """Dataset profiles: the per-column summary that later drift checks compare against.
 
 Numeric columns: quantile bin edges (`bins` + 1, de-duplicated) and the count in each bin,
+a sketch of `QUANTILE_POINTS` quantiles (the drift reference for KS and Wasserstein),
 mean, std, min, max, null rate. Categorical columns: category frequencies (the most frequent
 `max_categories`, the rest summed as `other`) and null rate. All numeric columns are summarised
 together in one (rows x columns) matrix: one sort per column, no per-row Python.
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 DEFAULT_BINS = 10
+QUANTILE_POINTS = 201  # the quantile sketch drift checks use for KS and Wasserstein (0.5 % steps)
 MAX_CATEGORIES = 200
 
 
@@ -81,23 +83,29 @@ def _numeric_profiles(table: pa.Table, names: list[str], bins: int) -> dict[str,
             out[name] = entry
             continue
         col = ordered[:k, j]
-        positions = qs * (k - 1)
-        lo = np.floor(positions).astype(np.int64)
-        hi = np.minimum(lo + 1, k - 1)
-        edges = col[lo] + (col[hi] - col[lo]) * (positions - lo)  # linear, as numpy.quantile
-        edges = np.unique(edges)
+        edges = np.unique(_quantiles(col, qs))
         if len(edges) == 1:
             counts = np.array([k])
         else:
             # Bins are [e0, e1), [e1, e2), ..., [e_{m-1}, e_m]: the last one is closed.
             cuts = np.searchsorted(col, edges[1:-1], side="left")
             counts = np.diff(np.concatenate(([0], cuts, [k])))
+        sketch = _quantiles(col, np.linspace(0.0, 1.0, QUANTILE_POINTS if k > 1 else 1))
         entry.update(edges=edges.tolist(), counts=counts.tolist(), mean=float(mean[j]),
+                     quantiles=sketch.tolist(),
                      std=float(np.sqrt(var[j])) if k > 1 else 0.0,
                      min=float(col[0]), max=float(col[k - 1]),
                      infinite=int((~finite[:, j]).sum() - nulls[j]))
         out[name] = entry
     return out
+
+
+def _quantiles(ordered: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Return quantiles of a sorted column, interpolated linearly (as numpy.quantile)."""
+    positions = probabilities * (len(ordered) - 1)
+    lo = np.floor(positions).astype(np.int64)
+    hi = np.minimum(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (positions - lo)
 
 
 def _categorical_profile(column: pa.ChunkedArray, max_categories: int) -> dict[str, Any]:
