@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PACKAGES = ["steadyml", "steadyml.core", "steadyml.store", "steadyml.tracking",
-            "steadyml.registry", "steadyml.deployments", "steadyml.access", "steadyml.serving",
+            "steadyml.monitoring", "steadyml.registry", "steadyml.deployments", "steadyml.access", "steadyml.serving",
             "steadyml.cli"]
 
 

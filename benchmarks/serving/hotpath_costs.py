@@ -26,10 +26,10 @@ import orjson
 
 from steadyml import Platform, Settings
 from steadyml.serving.metrics import ServingMetrics
-from steadyml.serving.predlog import PredictionLog
 from steadyml.serving.protocol import SignatureCodec, encode_infer_response
 from steadyml.serving.runtime import model_input
 from steadyml.serving.server import create_app
+from steadyml.store.predictions import PredictionLog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import noop_app  # noqa: E402

@@ -52,7 +52,7 @@ PARTS = {
     "asyncio.to_thread / executor handoff": "to_thread",
     "model predict (sklearn)": "predict (sklearn/",
     "metrics.observe (prometheus)": "observe (steadyml/serving/metrics.py)",
-    "prediction log append_batch": "append_batch (steadyml/serving/predlog.py)",
+    "prediction log append_batch": "append_batch (steadyml/store/predictions.py)",
     "asyncio.wait_for": "wait_for (asyncio/tasks.py)",
 }
 

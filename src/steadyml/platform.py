@@ -10,6 +10,7 @@ from steadyml.access import Tokens
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.settings import Settings
 from steadyml.deployments import Arm, DeploymentNotFoundError, Deployments
+from steadyml.monitoring import Alerts, Outcomes, Policies
 from steadyml.registry import ModelRef, Registry, model_lineage
 from steadyml.registry.lineage import iso
 from steadyml.store import audit
@@ -48,6 +49,9 @@ class Platform:
         self.deployments = Deployments(self.store, self._resolve_arm, actor=self.actor,
                                        clock=self.clock)
         self.tokens = Tokens(self.store, actor=self.actor, clock=self.clock)
+        self.outcomes = Outcomes(self.store, clock=self.clock)
+        self.alerts = Alerts(self.store, clock=self.clock)
+        self.policies = Policies(self.store, actor=self.actor, clock=self.clock)
 
     def lineage(self, ref: str) -> dict[str, Any]:
         """Return which data, code, params and environment produced the model `ref`.

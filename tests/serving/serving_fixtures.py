@@ -18,8 +18,8 @@ from sklearn.preprocessing import StandardScaler
 
 import steadyml
 from steadyml import Platform, Settings
-from steadyml.serving.predlog import PredictionLog
 from steadyml.serving.server import BackgroundServer, create_app
+from steadyml.store.predictions import PredictionLog
 
 
 class Broken:

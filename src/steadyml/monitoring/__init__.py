@@ -1,5 +1,6 @@
-"""Monitoring: drift statistics, training–serving skew, online metrics from delayed outcomes."""
+"""Monitoring: drift, online metrics from delayed outcomes, policies, alerts."""
 
+from steadyml.monitoring.alerts import Alert, Alerts, Policies, PolicyNotFoundError
 from steadyml.monitoring.drift import (
     DriftReport,
     DriftRule,
@@ -7,15 +8,51 @@ from steadyml.monitoring.drift import (
     FeatureRule,
     compute_drift,
 )
+from steadyml.monitoring.online import (
+    business_metric,
+    classification_metrics,
+    load_business_metric,
+    regression_metrics,
+)
+from steadyml.monitoring.outcomes import IngestResult, Outcomes, read_outcomes_file
+from steadyml.monitoring.policies import (
+    EXAMPLE_POLICY,
+    OnlineMetric,
+    Policy,
+    PolicyError,
+    parse_duration,
+    parse_policy,
+    policy_from_dict,
+)
 from steadyml.monitoring.reference import CategoricalReference, NumericReference, Reference
+from steadyml.monitoring.report import render_drift_report
 
 __all__ = [
+    "Alert",
+    "Alerts",
     "CategoricalReference",
     "DriftReport",
     "DriftRule",
+    "EXAMPLE_POLICY",
     "FeatureDrift",
     "FeatureRule",
+    "IngestResult",
     "NumericReference",
+    "OnlineMetric",
+    "Outcomes",
+    "Policies",
+    "Policy",
+    "PolicyError",
+    "PolicyNotFoundError",
     "Reference",
+    "business_metric",
+    "classification_metrics",
     "compute_drift",
+    "load_business_metric",
+    "parse_duration",
+    "parse_policy",
+    "policy_from_dict",
+    "read_outcomes_file",
+    "regression_metrics",
+    "render_drift_report",
 ]

@@ -15,10 +15,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 import orjson
 
 from steadyml.serving.metrics import ServingMetrics
-from steadyml.serving.predlog import PredictionLog
 from steadyml.serving.protocol import (
     MAX_BODY_BYTES,
     ProtocolError,
@@ -29,6 +29,7 @@ from steadyml.serving.protocol import (
 )
 from steadyml.serving.routing import ArmName, answers
 from steadyml.serving.runtime import ArmRuntime, DeploymentRuntime, Runtimes
+from steadyml.store.predictions import PredictionLog
 
 log = logging.getLogger("steadyml.serving")
 
@@ -227,7 +228,7 @@ class ServingApp:
         except Exception as exc:
             # Fall back only when the router chose the candidate, not when the client did.
             fallback = runtime.stable if arm.breaker is not None and version is None else None
-            self._failed(runtime, arm, exc, request_id, started)
+            self._failed(runtime, arm, exc, request, request_id, started)
             if fallback is None:
                 await _respond(send, *_failure(runtime, arm, exc), request_id)
                 return
@@ -237,7 +238,7 @@ class ServingApp:
                 arm, outputs = fallback, await self._predict(runtime, fallback, request,
                                                              request_id, started)
             except Exception as again:
-                self._failed(runtime, fallback, again, request_id, started)
+                self._failed(runtime, fallback, again, request, request_id, started)
                 await _respond(send, *_failure(runtime, fallback, again), request_id)
                 return
         else:
@@ -265,13 +266,15 @@ class ServingApp:
                                             request_id=request_id, started=started)
 
     def _failed(self, runtime: DeploymentRuntime, arm: ArmRuntime, exc: Exception,
-                request_id: str, started: float) -> None:
-        """Count a failed prediction; open the candidate's circuit when it fails too often."""
+                request: Any, request_id: str, started: float) -> None:
+        """Count and log a failed prediction; open the candidate's circuit on too many."""
         name, label = runtime.revision.deployment, arm.arm.ref
         kind = "timeout" if isinstance(exc, TimeoutError) else "model"
         self.metrics.errors.labels(name, arm.name, label, kind).inc()
-        self.metrics.observe(name, arm.name.value, label, time.perf_counter() - started,
-                             ok=False)
+        elapsed_s = time.perf_counter() - started
+        self.metrics.observe(name, arm.name.value, label, elapsed_s, ok=False)
+        self._log_failure(runtime, arm, request, request_id, elapsed_s,
+                          "timeout" if kind == "timeout" else "error")
         log.warning("%s %s failed on request %s: %s", name, label, request_id,
                     exc or type(exc).__name__)
         if arm.breaker is not None and arm.breaker.record(False):
@@ -283,6 +286,25 @@ class ServingApp:
                     self._on_circuit_open, name, runtime.revision.revision, evidence))
                 self._shadow_tasks.add(task)
                 task.add_done_callback(self._shadow_tasks.discard)
+
+    def _log_failure(self, runtime: DeploymentRuntime, arm: ArmRuntime, request: Any,
+                     request_id: str, elapsed_s: float, status: str) -> None:
+        """Log the request's rows with NaN outputs, so error rates can be read from the log."""
+        if self.prediction_log is None:
+            return
+        features = request.features
+        if not isinstance(features, np.ndarray):  # a DataFrame (string features)
+            features = {c: features[c].to_numpy() for c in features.columns}
+        try:
+            self.prediction_log.append_batch(
+                request_id=request_id, deployment=runtime.revision.deployment,
+                revision=runtime.revision.revision, model=arm.arm.model,
+                model_version=arm.arm.version, arm=arm.name.value,
+                ts_ms=time.time_ns() // 1_000_000, latency_ms=elapsed_s * 1000,
+                inputs=features, outputs=np.full(request.rows, np.nan),
+                feature_names=arm.model.signature.feature_names, status=status)
+        except Exception:  # logging must never fail the response
+            log.exception("could not log the failed request %s", request_id)
 
     async def _mirror(self, runtime: DeploymentRuntime, shadow: ArmRuntime, body: bytes,
                       request_id: str) -> None:

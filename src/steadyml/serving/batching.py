@@ -37,7 +37,7 @@ class Pending:
 
 # Called after each successful model call with its requests, their features and outputs:
 # how the prediction log gets one entry per batch instead of one per request.
-PredictedHook = Callable[[list[Pending], Any, np.ndarray], None]
+PredictedHook = Callable[[list[Pending], Any, np.ndarray, float], None]  # ..., CPU seconds
 
 
 @dataclass(slots=True)
@@ -149,7 +149,7 @@ class Batcher:
             self._on_batch(rows, cpu_s)
         if self._on_predicted is not None:
             try:
-                self._on_predicted(batch, features, outputs)
+                self._on_predicted(batch, features, outputs, cpu_s)
             except Exception:  # logging must never fail a prediction
                 _log.exception("could not record a batch of predictions")
         start = 0

@@ -20,9 +20,9 @@ from steadyml.serving.admin import create_admin
 from steadyml.serving.app import ServingApp
 from steadyml.serving.batching import Pending, PredictedHook
 from steadyml.serving.metrics import ServingMetrics
-from steadyml.serving.predlog import PredictionLog
 from steadyml.serving.routing import ArmName
 from steadyml.serving.runtime import ModelCache, RecorderFactory, Runtimes
+from steadyml.store.predictions import PredictionLog
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -57,7 +57,8 @@ def _recorder(log: PredictionLog) -> RecorderFactory:
                 model: LoadedModel) -> PredictedHook:
         names = model.signature.feature_names
 
-        def record(batch: list[Pending], features: Any, outputs: np.ndarray) -> None:
+        def record(batch: list[Pending], features: Any, outputs: np.ndarray,
+                   cpu_s: float) -> None:
             now = time.perf_counter()
             if not isinstance(features, np.ndarray):  # a DataFrame (string features)
                 features = {c: features[c].to_numpy() for c in features.columns}
@@ -67,7 +68,8 @@ def _recorder(log: PredictionLog) -> RecorderFactory:
                 latency_ms=[(now - p.started) * 1000 for p in batch],
                 deployment=revision.deployment, revision=revision.revision, model=arm.model,
                 model_version=arm.version, arm=name.value, ts_ms=time.time_ns() // 1_000_000,
-                inputs=features, outputs=outputs, feature_names=names)
+                inputs=features, outputs=outputs, feature_names=names,
+                cpu_ms_per_row=cpu_s * 1000 / max(len(outputs), 1))
 
         return record
 

@@ -228,3 +228,82 @@ api_tokens = sa.Table(
     sa.Column("created_ms", MS, nullable=False),
     sa.Column("revoked_ms", MS),
 )
+
+# --- monitoring and control (revision 0003) ------------------------------------------------------
+
+# Ground truth, keyed by the request id the prediction log carries; a later value replaces an
+# earlier one (a corrected label). Numbers in value_num, labels in value_text.
+outcomes = sa.Table(
+    "outcomes", metadata,
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("value_num", sa.Float),
+    sa.Column("value_text", sa.String(256)),
+    sa.Column("received_ms", MS, nullable=False, index=True),
+    sa.Column("source", sa.String(64), nullable=False, server_default="api"),
+)
+
+policies = sa.Table(
+    "policies", metadata,
+    sa.Column("deployment", sa.String(128), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),  # JSON, as Policy.to_dict()
+    sa.Column("source", sa.Text, nullable=False, server_default=""),  # the YAML as applied
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("updated_ms", MS, nullable=False),
+)
+
+# One row per open condition (deployment + key); a repeat raises `count` and `last_ms`.
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("deployment", sa.String(128), nullable=False),
+    sa.Column("key", sa.String(256), nullable=False),  # what breached, e.g. "slo:error_rate"
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | resolved
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("first_ms", MS, nullable=False),
+    sa.Column("last_ms", MS, nullable=False),
+    sa.Column("notified_ms", MS),
+    sa.Column("resolved_ms", MS),
+    sa.Index(None, "deployment", "key", "status"),
+)
+
+# What the controller saw and did, in order: the timeline `steady controller` and the demo show.
+controller_events = sa.Table(
+    "controller_events", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("deployment", sa.String(128), nullable=False),
+    sa.Column("ts_ms", MS, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Index(None, "deployment", "ts_ms"),
+)
+
+# Each evaluated drift window: the history behind persistence rules and the report's charts.
+drift_windows = sa.Table(
+    "drift_windows", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("deployment", sa.String(128), nullable=False),
+    sa.Column("end_ms", MS, nullable=False),
+    sa.Column("window_s", sa.Float, nullable=False),
+    sa.Column("reference", sa.String(32), nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("flagged", sa.Text, nullable=False),  # JSON list
+    sa.Column("summary", sa.Text, nullable=False),  # JSON: feature -> {psi, drifted, ...}
+    sa.Index(None, "deployment", "end_ms"),
+)
+
+retrains = sa.Table(
+    "retrains", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("deployment", sa.String(128), nullable=False, index=True),
+    sa.Column("started_ms", MS, nullable=False),
+    sa.Column("finished_ms", MS),
+    sa.Column("command", sa.Text, nullable=False),
+    sa.Column("estimated_cost", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | failed
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("output_tail", sa.Text, nullable=False, server_default=""),
+)

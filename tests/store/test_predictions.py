@@ -20,8 +20,8 @@ import pytest
 
 from services import wait_until
 from steadyml.core.errors import InvalidInputError
-from steadyml.serving import predlog
-from steadyml.serving.predlog import (
+from steadyml.store import predictions as predlog
+from steadyml.store.predictions import (
     PredictionLog,
     PredictionLogError,
     PredictionRecord,
@@ -134,7 +134,7 @@ def test_flush_makes_exact_values_visible_to_duckdb(tmp_path: Path) -> None:
         "request_id": "string", "row": "int32", "deployment": "string", "revision": "int32",
         "model": "string", "model_version": "int32", "arm": "string",
         "ts": "timestamp[ms, tz=UTC]", "latency_ms": "float", "status": "string",
-        "in_age": "double", "in_amount": "double", "in_score": "double",
+        "cpu_ms": "float", "in_age": "double", "in_amount": "double", "in_score": "double",
         "out_0": "double", "out_1": "double"}
     log.close()
 
@@ -345,7 +345,7 @@ def test_segments_land_whole_on_an_s3_compatible_store(
 CHILD = textwrap.dedent("""
     import signal, sys
     import numpy as np
-    from steadyml.serving.predlog import PredictionLog
+    from steadyml.store.predictions import PredictionLog
 
     root, ready, batches, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     # Nothing is due before shutdown: only close() on SIGTERM can write these rows.

@@ -52,6 +52,7 @@ class Batch:
     row_request_ids: list[str] | None = None
     row_index: np.ndarray | None = None
     row_latency_ms: np.ndarray | None = None
+    cpu_ms: float = 0.0  # CPU time of the model call, per row
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,7 @@ def _table(group: list[Batch]) -> pa.Table:
         "ts": per_batch("ts_ms", pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
         "latency_ms": latency,
         "status": per_batch("status", pa.string()),
+        "cpu_ms": per_batch("cpu_ms", pa.float32()),
     }
     inputs = np.concatenate([b.inputs for b in group])
     for name, values in zip(group[0].names, np.ascontiguousarray(inputs.T), strict=True):

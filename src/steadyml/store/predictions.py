@@ -10,7 +10,8 @@ and writes a segment when `segment_rows` rows wait, when the oldest has waited
 locally it is written to a hidden `.part` file and renamed; on an object store it is one PUT.
 Each segment has its own schema, so read the log with `union_by_name`, as `open_log` does.
 Columns: request_id, row, deployment, revision, model, model_version, arm, ts (UTC), latency_ms,
-status; `in_<feature>` per input feature (float64, or string for text); the outputs as `out`
+status ("ok", or "error" / "timeout" for a request the model failed: outputs NaN), cpu_ms (the
+model call's CPU time per row); `in_<feature>` per input feature (float64, or string for text); the outputs as `out`
 (one per row) or `out_0..out_<c-1>`, float64; text outputs (class labels) as `out_text` or
 `out_<j>_text`, so that they never turn another model's numeric `out` into text.
 
@@ -49,7 +50,7 @@ from steadyml.core.errors import (
     StoreError,
 )
 from steadyml.core.ids import check_name
-from steadyml.serving.prediction_segments import (
+from steadyml.store.prediction_segments import (
     Batch,
     Segment,
     batch_inputs,
@@ -169,7 +170,8 @@ class PredictionLog:
                     latency_ms: Sequence[float], deployment: str, revision: int, model: str,
                     model_version: int, arm: str, ts_ms: int,
                     inputs: np.ndarray | Mapping[str, Any], outputs: np.ndarray,
-                    feature_names: Sequence[str] | None = None, status: str = "ok") -> bool:
+                    feature_names: Sequence[str] | None = None, status: str = "ok",
+                    cpu_ms_per_row: float = 0.0) -> bool:
         """Queue one model call's rows, which belong to several requests, in one go.
 
         The cheap path for a serving process: one queue entry per batch of requests, not
@@ -193,7 +195,8 @@ class PredictionLog:
             row_request_ids=[r for r, c in zip(request_ids, counts.tolist(), strict=True)
                              for _ in range(c)],
             row_index=np.arange(len(x), dtype=np.int64) - np.repeat(starts, counts),
-            row_latency_ms=np.repeat(np.asarray(latency_ms, dtype=np.float64), counts))
+            row_latency_ms=np.repeat(np.asarray(latency_ms, dtype=np.float64), counts),
+            cpu_ms=float(cpu_ms_per_row))
         return self._enqueue(batch)
 
     def append(self, record: PredictionRecord) -> bool:
