@@ -174,3 +174,14 @@ def test_the_report_is_json_ready(reference_frame: pd.DataFrame) -> None:
     hist = data["features"][0]["histogram"]
     assert len(hist["edges"]) == len(hist["reference"]) + 1
     assert sum(hist["current"]) == pytest.approx(1.0)
+
+
+def test_a_duckdb_relation_streams_through(reference_frame: pd.DataFrame) -> None:
+    import duckdb
+
+    current = pa.Table.from_pandas(frame(30_000, 2, shift=True), preserve_index=False)
+    con = duckdb.connect()
+    con.register("window_t", current)
+    report = compute_drift(Reference.from_table(reference_frame),
+                           con.sql("SELECT * FROM window_t"))
+    assert report.flagged == SHIFTED and report.rows == 30_000

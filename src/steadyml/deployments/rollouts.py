@@ -73,30 +73,35 @@ class Deployments:
                           "weight": float(canary) if canary is not None else 0.0}
             return self._append(conn, name, before, note=note, now=now, **fields)
 
-    def set_weight(self, name: str, weight: float, *, note: str = "") -> Revision:
+    def set_weight(self, name: str, weight: float, *, note: str = "",
+                   if_revision: int | None = None,
+                   evidence: dict[str, Any] | None = None) -> Revision:
         """Give the canary `weight` % of traffic (the controller's progressive promotion)."""
         if not 0 < weight <= 100:
             raise InvalidInputError(f"A canary weight is a percentage in (0, 100], got {weight}.")
         now = self.clock.now_ms()
         with self.store.write() as conn:
             before = self._require(conn, name)
+            _check_revision(before, if_revision)
             if before.candidate is None or before.mode is not Mode.CANARY:
                 raise ConflictError(f"Deployment {name!r} has no canary to re-weight.")
             return self._append(conn, name, before, reason=Reason.WEIGHT, stable=before.stable,
                                 candidate=before.candidate, mode=Mode.CANARY,
-                                weight=float(weight), note=note, now=now)
+                                weight=float(weight), note=note, now=now, evidence=evidence)
 
-    def promote(self, name: str, *, note: str = "") -> Revision:
+    def promote(self, name: str, *, note: str = "", if_revision: int | None = None,
+                evidence: dict[str, Any] | None = None) -> Revision:
         """Make the candidate the stable arm (a blue-green switch, or a canary at 100 %)."""
         now = self.clock.now_ms()
         with self.store.write() as conn:
             before = self._require(conn, name)
+            _check_revision(before, if_revision)
             if before.candidate is None:
                 raise ConflictError(f"Deployment {name!r} has no candidate to promote; deploy "
                                     f"one with `steady deploy {name} MODEL --canary 10`.")
             return self._append(conn, name, before, reason=Reason.PROMOTE,
                                 stable=before.candidate, candidate=None, mode=None, weight=0.0,
-                                note=note, now=now)
+                                note=note, now=now, evidence=evidence)
 
     def rollback(self, name: str, *, to: int | None = None, note: str = "",
                  reason: Reason = Reason.ROLLBACK, if_revision: int | None = None,
@@ -113,9 +118,7 @@ class Deployments:
         now = self.clock.now_ms()
         with self.store.write() as conn:
             before = self._require(conn, name)
-            if if_revision is not None and before.revision != if_revision:
-                raise ConflictError(f"Deployment {name!r} is at revision {before.revision}, "
-                                    f"not {if_revision}; nothing was changed.")
+            _check_revision(before, if_revision)
             if to is not None:
                 target = rv.get(conn, name, to)
             elif before.candidate is not None:
@@ -173,6 +176,13 @@ class Deployments:
                      before=None if before is None else _arms(before), after=_arms(after),
                      evidence={**({"note": note} if note else {}), **(evidence or {})} or None)
         return after
+
+
+def _check_revision(current: Revision, expected: int | None) -> None:
+    """Refuse an automatic action when the deployment moved on since it was judged."""
+    if expected is not None and current.revision != expected:
+        raise ConflictError(f"Deployment {current.deployment!r} is at revision "
+                            f"{current.revision}, not {expected}; nothing was changed.")
 
 
 def _arms(revision: Revision) -> dict[str, Any]:

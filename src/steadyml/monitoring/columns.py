@@ -51,9 +51,9 @@ def to_arrow(data: Any) -> pa.Table:
         return data
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
-    if hasattr(data, "to_arrow") and not hasattr(data, "columns"):  # a DuckDB relation
-        return data.to_arrow_table() if hasattr(data, "to_arrow_table") else data.to_arrow()
     module = type(data).__module__
+    if "duckdb" in module and hasattr(data, "to_arrow_table"):  # a DuckDB relation
+        return data.to_arrow_table()
     if module.startswith("pandas"):
         return pa.Table.from_pandas(data, preserve_index=False)
     if isinstance(data, dict):
