@@ -34,6 +34,11 @@ def demo(ctx: typer.Context) -> None:
     with Platform(settings) as platform:
         test = _walk(platform)
         _serve(platform, test)
+        from steadyml.cli.demo_control import run_controller_demo
+
+        run_controller_demo(platform, deployment=DEPLOYMENT, model=MODEL,
+                            features=list(test.columns), first_step=13, step=_step,
+                            client_factory=_Client, wait_for_revision=_wait_for_revision)
     console.print(Panel(f"Demo finished in {time.perf_counter() - started:.1f} s. Everything "
                         f"above is in {settings.resolved_db_url} and "
                         f"{settings.resolved_artifacts}.\nTry: [bold]steady runs list[/], "

@@ -114,9 +114,9 @@ def judge_drift(controller: Controller, revision: Revision, policy: Policy,
                                     f"input {f.name!r}: {f.reason}", evidence,
                                     severity="critical")
     events += controller._alert(revision, policy, "drift",
-                                f"drift in {', '.join(flagged)} ({rows} rows vs "
+                                f"drift in {_names(flagged)} ({rows} rows vs "
                                 f"{' and '.join(r.reference for r in reports)})", evidence)
-    events.append(controller.recorder.event(name, "drift", f"drifted: {', '.join(flagged)}",
+    events.append(controller.recorder.event(name, "drift", f"drifted: {_names(flagged)}",
                                             evidence))
     streak = _streak(platform, name, policy.drift.persistence)
     retrain = policy.actions.retrain
@@ -157,6 +157,11 @@ def drift_history(platform: Platform, deployment: str, limit: int = 200) -> list
     return [{"end_ms": r.end_ms, "rows": r.rows, "reference": r.reference,
              "flagged": json.loads(r.flagged), "features": json.loads(r.summary)}
             for r in reversed(rows)]
+
+
+def _names(features: list[str], shown: int = 5) -> str:
+    more = len(features) - shown
+    return ", ".join(features[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _last_window_end(platform: Platform, deployment: str) -> int | None:

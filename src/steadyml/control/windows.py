@@ -114,8 +114,8 @@ class LogReader:
             con.close()
             return pa.table({})
         try:
-            return con.execute(f"SELECT {', '.join(select)} FROM predictions WHERE {where}",
-                               params).to_arrow_table()
+            return con.sql(f"SELECT {', '.join(select)} FROM predictions WHERE {where}",
+                           params=params).to_arrow_table()
         finally:
             con.close()
 
@@ -132,12 +132,12 @@ class LogReader:
         where, params = _window(deployment, since_ms, until_ms, revision, "p")
         outs = [c for c in ("out", "out_text", "out_0", "out_1") if c in columns]
         try:
-            return con.execute(f"""
+            return con.sql(f"""
                 SELECT p.arm, p.model_version, {', '.join('p.' + c for c in outs)},
                        o.value_num, o.value_text
                 FROM predictions p JOIN outcomes_t o ON p.request_id = o.request_id
                 WHERE {where} AND p.status = 'ok' AND p."row" = 0
-                """, params).to_arrow_table()
+                """, params=params).to_arrow_table()
         finally:
             con.close()
 
