@@ -103,7 +103,7 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cur)
         # WAL + NORMAL: a commit survives a crash of the process; only a power loss can drop
         # the last commits, and never leaves the database inconsistent.
         cur.execute("PRAGMA synchronous = NORMAL")
@@ -123,6 +123,23 @@ def _sqlite_dir(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database).absolute().parent
+
+
+def _enable_wal(cur: Any) -> None:
+    """Switch to WAL; retry, since SQLite answers "locked" at once (no busy wait) while another
+    process is creating or switching the same fresh database."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _safe(url: str) -> str:
