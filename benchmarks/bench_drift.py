@@ -51,6 +51,7 @@ import venvs  # noqa: E402
 
 LOCK = "/tmp/bench.lock"
 QUIET_CORES = 0.3
+BUSY_CORES = 0.5  # a run during which the rest of the machine used more than this is repeated
 DEFAULT_OUT = BENCH_DIR / "results" / "drift.json"
 RUNS_DIR = BENCH_DIR / ".data" / "runs"
 
@@ -324,8 +325,11 @@ def render_md(doc: dict[str, Any]) -> str:
         "",
         f"Measured {doc['date']} on {m['nproc']} vCPU ({m['cpu']}), {m['mem_gib']} GiB RAM, "
         f"{m['os']}, Python {m['python']}; steadyml at commit {doc.get('git_commit')} "
-        f"(working tree as it was). Command: `{doc['command']}`. Figures: "
-        f"`{doc.get('json_name', 'drift.json')}`.",
+        f"(working tree as it was). Command: `{doc['command'].strip()}`. Figures: "
+        f"`{doc.get('json_name', 'drift.json')}`."
+        + "".join(f" Re-measured {', '.join(u['tools'])} at {', '.join(map(str, u['sizes']))} "
+                  f"rows later ({u['started']}, commit {u['git_commit']}): `{u['command']}`."
+                  for u in doc.get("updates", [])),
         "",
         "compute s = in-process time of the drift computation only (median of "
         f"{doc['repeat']} run(s) for steadyml and the baselines, one run for the peers), without "
@@ -333,16 +337,25 @@ def render_md(doc: dict[str, Any]) -> str:
         "whole process (`/usr/bin/time -v`). steadyml / tool = steadyml's compute s divided by "
         "the tool's (below 1 = steadyml faster). others' CPU = the most CPU (in cores, of "
         f"{m['nproc']}) the rest of the machine used during any of the tool's runs: other agents "
-        "share it, and not all their work takes the lock. "
+        "share it, and not all their work takes the lock; a run during which it was above "
+        f"{BUSY_CORES} was discarded and repeated (up to {doc.get('busy_retries', 2)} times; "
+        "discarded runs stay in the JSON). "
         + ("Every run held /tmp/bench.lock." if doc.get("lock", True)
            else "Runs did NOT hold /tmp/bench.lock (--no-lock)."),
         "",
         f"Ground truth: {', '.join(truth)} (mean shift in reference std: "
         f"{doc['shift_in_reference_std']}; cat_1 order reversed, cat_3 half the top label's mass "
         "to the 10 rarest). exact = flagged set equals the ground truth.",
+        "",
+        "steadyml gets the same pandas DataFrames as the peers. Diagnostic rows: steadyml_arrow "
+        "= Arrow tables in (read with pyarrow); steadyml_warm = the second of two identical calls "
+        "in one process (imports and first-use costs already paid; the peers' figures are all "
+        "first calls, with their imports outside compute s).",
     ]
     for n in doc["sizes"]:
-        rows = [r for r in doc["summary"] if r["rows"] == n]
+        order = list(TOOLS)
+        rows = sorted((r for r in doc["summary"] if r["rows"] == n),
+                      key=lambda r: order.index(r["tool"]) if r["tool"] in order else 99)
         st = next((r for r in rows if r["tool"] == "steadyml" and r.get("compute_s")), None)
         out += ["", f"## {n:,} + {n:,} rows", "",
                 "| tool | version | compute s | process wall s | peak RSS GiB | steadyml / tool "
@@ -425,6 +438,11 @@ def main() -> None:
     ap.add_argument("--quiet-wait", type=float, default=60.0,
                     help=f"before each run, wait up to this many seconds for the rest of the "
                          f"machine to use < {QUIET_CORES} cores (0: don't)")
+    ap.add_argument("--busy-retries", type=int, default=2,
+                    help=f"repeat a run (up to this many times) when the rest of the machine "
+                         f"used > {BUSY_CORES} cores during it")
+    ap.add_argument("--update", action="store_true",
+                    help="re-measure only --sizes x --tools and keep the rest of --out")
     args = ap.parse_args()
     md_path = args.out.with_suffix(".md")
 
@@ -455,25 +473,21 @@ def main() -> None:
 
     meta = json.loads(gen_data.paths(sizes[0])[2].read_text())
     truth = meta["ground_truth"]
-    doc: dict[str, Any] = {
-        "date": dt.date.today().isoformat(),
-        "started": dt.datetime.now().isoformat(timespec="seconds"),
-        "command": "python benchmarks/bench_drift.py " + " ".join(sys.argv[1:]),
-        "machine": machine(),
-        "git_commit": git_commit(),
-        "sizes": sizes,
-        "tools": tools,
-        "repeat": args.repeat,
-        "lock": not args.no_lock,
-        "json_name": args.out.name,
-        "ground_truth": truth,
-        "shift_in_reference_std": meta["shift_in_reference_std"],
-        "versions": versions,
-        "pins": {k: v for k, v in venvs.SPECS.items() if k in envs},
-        "runs": [],
-        "summary": [],
-        "steadyml_reports": {},
-    }
+    command = " ".join(["python benchmarks/bench_drift.py", *sys.argv[1:]])
+    if args.update and args.out.exists():
+        doc = json.loads(args.out.read_text())
+        redo = {(n, t) for n in sizes for t in tools}
+        doc["runs"] = [r for r in doc["runs"] if (r["rows"], r["tool"]) not in redo]
+        doc["summary"] = [r for r in doc["summary"] if (r["rows"], r["tool"]) not in redo]
+        doc["sizes"] = sorted(set(doc["sizes"]) | set(sizes))
+        doc["tools"] = [t for t in TOOLS if t in set(doc["tools"]) | set(tools)]
+        doc["versions"].update(versions)
+        doc["pins"].update({k: v for k, v in venvs.SPECS.items() if k in envs})
+        doc.setdefault("updates", []).append({
+            "command": command, "started": dt.datetime.now().isoformat(timespec="seconds"),
+            "git_commit": git_commit(), "sizes": sizes, "tools": tools})
+    else:
+        doc = new_doc(args, command, sizes, tools, envs, versions, meta)
 
     def save() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -484,27 +498,62 @@ def main() -> None:
         for tool in tools:
             reps = args.repeat if TOOLS[tool][3] else 1
             runs = []
+            attempt = 0
             for rep in range(reps):
-                log(f"{tool} @ {n:,}+{n:,} run {rep + 1}/{reps}")
-                rec = measure(tool, n, rep, args.timeout, not args.no_lock, args.quiet_wait)
-                result = rec.get("result", {})
-                report = result.pop("report", None)
-                if report is not None and tool == "steadyml":
-                    doc["steadyml_reports"][str(n)] = report
-                runs.append(rec)
-                doc["runs"].append(rec)
-                if "error" in rec:
-                    log(f"  FAILED ({rec['returncode']}): {rec['error'].splitlines()[-1:]}")
-                else:
-                    log(f"  compute {result['compute_s']:.3f} s, wall {rec['process_wall_s']} s, "
-                        f"RSS {rec.get('peak_rss_gib')} GiB, others {rec.get('others_cores')} "
-                        f"cores, flagged {result['flagged']}")
-                save()
+                for retry in range(args.busy_retries + 1):
+                    log(f"{tool} @ {n:,}+{n:,} run {rep + 1}/{reps}"
+                        + (f" (retry {retry}: the machine was busy)" if retry else ""))
+                    rec = measure(tool, n, attempt, args.timeout, not args.no_lock,
+                                  args.quiet_wait)
+                    attempt += 1
+                    result = rec.get("result", {})
+                    report = result.pop("report", None)
+                    doc["runs"].append(rec)
+                    if "error" in rec:
+                        log(f"  FAILED ({rec['returncode']}): {rec['error'].splitlines()[-1:]}")
+                    else:
+                        log(f"  compute {result['compute_s']:.3f} s, wall "
+                            f"{rec['process_wall_s']} s, RSS {rec.get('peak_rss_gib')} GiB, "
+                            f"others {rec.get('others_cores')} cores, flagged {result['flagged']}")
+                    busy = (rec.get("others_cores") or 0.0) > BUSY_CORES
+                    if busy and "error" not in rec and retry < args.busy_retries:
+                        rec["discarded"] = f"the rest of the machine used > {BUSY_CORES} cores"
+                        save()
+                        continue
+                    if report is not None and tool == "steadyml":
+                        doc["steadyml_reports"][str(n)] = report
+                    runs.append(rec)
+                    save()
+                    break
             doc["summary"].append(summarize(runs, truth))
             save()
     doc["finished"] = dt.datetime.now().isoformat(timespec="seconds")
     save()
     log(f"wrote {args.out} and {md_path}")
+
+
+def new_doc(args: argparse.Namespace, command: str, sizes: list[int], tools: list[str],
+            envs: list[str], versions: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "date": dt.date.today().isoformat(),
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine(),
+        "git_commit": git_commit(),
+        "sizes": sizes,
+        "tools": tools,
+        "repeat": args.repeat,
+        "lock": not args.no_lock,
+        "busy_retries": args.busy_retries,
+        "json_name": args.out.name,
+        "ground_truth": meta["ground_truth"],
+        "shift_in_reference_std": meta["shift_in_reference_std"],
+        "versions": versions,
+        "pins": {k: v for k, v in venvs.SPECS.items() if k in envs},
+        "runs": [],
+        "summary": [],
+        "steadyml_reports": {},
+    }
 
 
 if __name__ == "__main__":
