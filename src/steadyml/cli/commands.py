@@ -1,5 +1,17 @@
 """Import every command module so each registers itself on the app."""
 
-from steadyml.cli import demo, deployments, lineage, models, runs, server, tokens
+from steadyml.cli import (
+    controller,
+    demo,
+    deployments,
+    lineage,
+    models,
+    monitoring,
+    policies,
+    runs,
+    server,
+    tokens,
+)
 
-__all__ = ["demo", "deployments", "lineage", "models", "runs", "server", "tokens"]
+__all__ = ["controller", "demo", "deployments", "lineage", "models", "monitoring", "policies",
+           "runs", "server", "tokens"]

@@ -11,8 +11,10 @@ from enum import Enum
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,6 +34,27 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     for row in rows:
         out.add_row(*[fmt(v) for v in row])
     return out
+
+
+def compact_table(title: str | None, columns: list[str], rows: list[list[Any]], *,
+                  fold_last: bool = True) -> Table:
+    """A table whose columns never wrap, but the last (a message, a reason) may fold."""
+    out = Table(title=title, title_justify="left", header_style="bold cyan",
+                box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, column in enumerate(columns):
+        last = fold_last and i == len(columns) - 1
+        out.add_column(column, no_wrap=not last, overflow="fold", ratio=1 if last else None)
+    for row in rows:
+        out.add_row(*[Text(fmt(v)) for v in row])  # as written: never read as markup
+    return out
+
+
+def seconds_text(seconds: float) -> str:
+    """Return a duration as the policy files write it: 90s, 5m, 1h, 7d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def fmt(value: Any) -> str:

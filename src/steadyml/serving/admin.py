@@ -19,7 +19,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from steadyml.access import Token, Tokens
 from steadyml.core.errors import SteadyError
+from steadyml.monitoring import Alerts, Outcomes, Policies
 from steadyml.serving import openapi as openapi_v2
+from steadyml.serving.admin_monitoring import Inspections, add_monitoring_routes
 from steadyml.serving.errors import status_for
 
 
@@ -30,6 +32,9 @@ class PlatformLike(Protocol):
     deployments: Any
     registry: Any
     tracking: Any
+    outcomes: Outcomes
+    alerts: Alerts
+    policies: Policies
 
     def lineage(self, ref: str) -> dict[str, Any]: ...
     def audit_entries(self, *, subject: str | None = None, action: str | None = None,
@@ -55,16 +60,20 @@ class NoteBody(BaseModel):
 
 
 def create_admin(platform: PlatformLike, *, live: Any = None,
-                 serving: Callable[[str], int | None] | None = None) -> FastAPI:
+                 serving: Callable[[str], int | None] | None = None,
+                 inspections: Inspections | None = None) -> FastAPI:
     """Build the admin app.
 
     `live(deployment, price)` gives a deployment's live figures; `serving(deployment)` the
-    revision this process has loaded and switched to (it follows the store within a poll).
+    revision this process has loaded and switched to (it follows the store within a poll);
+    `inspections` answers drift, online metrics and timeline questions (503 without it).
     """
     api = FastAPI(title="steadyml admin API", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json",
-                  description="Deployments, models, runs, lineage and the audit log. "
-                              "State-changing calls need `Authorization: Bearer <token>`.")
+                  description="Deployments, models, runs, lineage, the audit log, and "
+                              "monitoring: outcomes, alerts, policies, drift, the controller's "
+                              "timeline. State-changing calls need `Authorization: Bearer "
+                              "<token>`.")
     _mount_docs(api)
 
     def openapi() -> dict[str, Any]:
@@ -179,6 +188,7 @@ def create_admin(platform: PlatformLike, *, live: Any = None,
                              "head_hash": report.head_hash, "problems": report.problems}
         return out
 
+    add_monitoring_routes(api, platform, require_token, inspections)
     return api
 
 

@@ -17,6 +17,7 @@ from steadyml.deployments import Arm, Reason, Revision
 from steadyml.platform import Platform
 from steadyml.registry import LoadedModel
 from steadyml.serving.admin import create_admin
+from steadyml.serving.admin_monitoring import Inspections
 from steadyml.serving.app import ServingApp
 from steadyml.serving.batching import Pending, PredictedHook
 from steadyml.serving.metrics import ServingMetrics
@@ -32,8 +33,12 @@ log = logging.getLogger("steadyml.serving")
 
 def create_app(platform: Platform, *, poll_interval_s: float = 0.2,
                prediction_log: PredictionLog | None = None,
-               log_predictions: bool = True) -> ServingApp:
-    """Wire runtimes, metrics, the prediction log and the admin API onto one ASGI app."""
+               log_predictions: bool = True,
+               inspections: Inspections | None = None) -> ServingApp:
+    """Wire runtimes, metrics, the prediction log and the admin API onto one ASGI app.
+
+    `inspections` answers the admin API's drift, online-metrics and timeline routes.
+    """
     metrics = ServingMetrics()
     if prediction_log is None and log_predictions:
         prediction_log = PredictionLog(platform.settings.resolved_logs)
@@ -45,7 +50,8 @@ def create_app(platform: Platform, *, poll_interval_s: float = 0.2,
         recorder=_recorder(prediction_log) if prediction_log is not None else None)
     admin = create_admin(platform, live=metrics.live_summary,
                          serving=lambda name: (runtimes.by_name[name].revision.revision
-                                               if name in runtimes.by_name else None))
+                                               if name in runtimes.by_name else None),
+                         inspections=inspections)
     return ServingApp(runtimes, metrics=metrics, prediction_log=prediction_log, admin=admin,
                       poll_interval_s=poll_interval_s, on_shutdown=_closer(platform),
                       on_circuit_open=_circuit_opener(platform))
@@ -90,8 +96,14 @@ def app_from_env() -> ServingApp:
 
 
 def run(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-        workers: int = 1, announce: Callable[[str], None] = print) -> None:
-    """Serve until SIGINT / SIGTERM; the shutdown flushes the prediction log."""
+        workers: int = 1, announce: Callable[[str], None] = print,
+        app_factory: Callable[[Platform], ServingApp] = create_app,
+        worker_factory: str = "steadyml.serving.server:app_from_env") -> None:
+    """Serve until SIGINT / SIGTERM; the shutdown flushes the prediction log.
+
+    One process serves `app_factory(platform)`; with several workers each process calls
+    `worker_factory` (a "module:function" uvicorn imports) with settings from the environment.
+    """
     import uvicorn
 
     with Platform(settings) as platform:
@@ -105,10 +117,9 @@ def run(settings: Settings, *, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
                                "access_log": False, "timeout_graceful_shutdown": 30}
     if workers > 1:
         _export(settings)  # each worker process builds its app from the environment
-        uvicorn.run("steadyml.serving.server:app_from_env", factory=True, workers=workers,
-                    **options)
+        uvicorn.run(worker_factory, factory=True, workers=workers, **options)
     else:
-        uvicorn.run(create_app(Platform(settings)), **options)
+        uvicorn.run(app_factory(Platform(settings)), **options)
 
 
 def _export(settings: Settings) -> None:
