@@ -62,10 +62,7 @@ class LogReader:
         con = duckdb.connect()
         try:
             open_log(self.root, connection=con)
-        except PredictionsNotFoundError:
-            con.close()
-            return None
-        except duckdb.IOException:  # no segment yet
+        except (PredictionsNotFoundError, duckdb.IOException):  # no log, or no segment yet
             con.close()
             return None
         columns = {r[0] for r in con.execute("DESCRIBE predictions").fetchall()}
@@ -122,10 +119,8 @@ class LogReader:
     def with_outcomes(self, deployment: str, since_ms: int, until_ms: int,
                       outcomes: pa.Table, *, revision: int | None = None) -> pa.Table:
         """Return predictions (row 0 of each request) joined with their outcomes."""
-        opened = self._connect()
-        if opened is None or outcomes.num_rows == 0:
-            if opened is not None:
-                opened[0].close()
+        opened = self._connect() if outcomes.num_rows else None
+        if opened is None:
             return pa.table({})
         con, columns = opened
         con.register("outcomes_t", outcomes)

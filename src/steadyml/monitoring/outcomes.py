@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.errors import InvalidInputError
-from steadyml.store.engine import MetadataStore
+from steadyml.store.engine import MetadataStore, fetch_rows
 from steadyml.store.tables import outcomes
 
 MAX_BATCH = 100_000  # outcomes per API call
@@ -74,7 +74,7 @@ class Outcomes:
         query = sa.select(outcomes.c.request_id, outcomes.c.value_num, outcomes.c.value_text,
                           outcomes.c.received_ms).where(outcomes.c.received_ms >= received_ms)
         with self.store.read() as conn:
-            fetched = conn.execute(query).all()
+            fetched = fetch_rows(conn, query)
         columns = list(zip(*fetched, strict=True)) if fetched else [[], [], [], []]
         return pa.table({
             "request_id": pa.array(columns[0], pa.string()),

@@ -292,16 +292,13 @@ class ServingApp:
         """Log the request's rows with NaN outputs, so error rates can be read from the log."""
         if self.prediction_log is None:
             return
-        features = request.features
-        if not isinstance(features, np.ndarray):  # a DataFrame (string features)
-            features = {c: features[c].to_numpy() for c in features.columns}
         try:
             self.prediction_log.append_batch(
                 request_id=request_id, deployment=runtime.revision.deployment,
                 revision=runtime.revision.revision, model=arm.arm.model,
                 model_version=arm.arm.version, arm=arm.name.value,
                 ts_ms=time.time_ns() // 1_000_000, latency_ms=elapsed_s * 1000,
-                inputs=features, outputs=np.full(request.rows, np.nan),
+                inputs=request.features, outputs=np.full(request.rows, np.nan),
                 feature_names=arm.model.signature.feature_names, status=status)
         except Exception:  # logging must never fail the response
             log.exception("could not log the failed request %s", request_id)

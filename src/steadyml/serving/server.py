@@ -66,8 +66,6 @@ def _recorder(log: PredictionLog) -> RecorderFactory:
         def record(batch: list[Pending], features: Any, outputs: np.ndarray,
                    cpu_s: float) -> None:
             now = time.perf_counter()
-            if not isinstance(features, np.ndarray):  # a DataFrame (string features)
-                features = {c: features[c].to_numpy() for c in features.columns}
             log.append_rows(
                 request_ids=[p.request_id for p in batch],
                 rows_per_request=[p.rows for p in batch],

@@ -72,6 +72,8 @@ def batch_inputs(inputs: np.ndarray | Mapping[str, Any], names: Sequence[str] | 
     An array takes `names` (else 0..k-1); a mapping names its own columns. `checked` holds the
     name tuples already found valid, so the request path validates each tuple once.
     """
+    if hasattr(inputs, "columns") and hasattr(inputs, "iloc"):  # a DataFrame (text features)
+        inputs = {c: inputs[c].to_numpy() for c in inputs.columns}
     if isinstance(inputs, Mapping):
         given = tuple(str(k) for k in inputs)
         columns = [np.asarray(v) for v in inputs.values()]
