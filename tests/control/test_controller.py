@@ -105,19 +105,20 @@ deployment: cancer-api
 evaluate_every: 1s
 min_samples: 20
 slo: {error_rate: 0.05}
-canary: {steps: [25, 60, 100], min_samples: 20, min_duration: 0s}
+canary: {steps: [25, 60, 100], min_samples: 20, min_duration: 0s, max_latency_ratio: null}
 actions: {promote: true, rollback: true}
-""")
+""")  # no latency ratio: the p99 of 30 requests on a busy test machine is noise
     platform, controller = served["platform"], served["controller"]
     revision = platform.deployments.deploy("cancer-api", "cancer:2", canary=25)
-    kinds: list[str] = []
+    events = []
     for round_ in range(6):
         wait_serving(served, platform.deployments.current("cancer-api").revision)
         send(served, 120, seed=round_)
-        kinds += [e.kind for e in controller.run_once(force=True)]
-        if "promote" in kinds:
+        events += controller.run_once(force=True)
+        if any(e.kind == "promote" for e in events):
             break
-    assert kinds == ["step", "promote"]  # 25 % -> 60 %, then healthy at 60 %: all of it
+    kinds = [e.kind for e in events]
+    assert kinds == ["step", "promote"], [(e.kind, e.message) for e in events]  # 25 % -> 60 %, then healthy at 60 %: all of it
     final = platform.deployments.current("cancer-api")
     assert final.stable.ref == "cancer:2" and final.candidate is None
     weights = [r.weight for r in sorted(platform.deployments.history("cancer-api"),

@@ -282,6 +282,15 @@ BAD = [
     ("deployment: a\nactions:\n  retrain:\n    command: train\n    estimated_cost: 2\n"
      "    budget: 1.5\n",
      6, "actions.retrain.budget", "must be at least estimated_cost (2), got 1.5"),
+    # numbers too large for a float, or for int() at all
+    ("deployment: a\nevaluate_every: " + "9" * 400 + "s\n",
+     2, "evaluate_every", "must be a finite duration"),
+    ("deployment: a\nslo:\n  error_rate: " + "9" * 400 + "\n",
+     3, "slo.error_rate", "a number of 400 characters is not a usable value"),
+    ("deployment: a\nslo:\n  latency_p99_ms: .inf\n",
+     3, "slo.latency_p99_ms", "expected a finite number, got inf"),
+    ("deployment: a\nslo:\n  latency_p99_ms: " + "9" * 5000 + "\n",
+     3, "slo.latency_p99_ms", "a number of 5000 characters is not a usable value"),
     # the document itself
     ("deployment: a\nwindow: 5m\nwindow: 10m\n",
      3, "window", "duplicate key 'window'; it is already set on line 2"),

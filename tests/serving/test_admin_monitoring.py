@@ -18,6 +18,7 @@ import steadyml
 from steadyml import Platform, Settings
 from steadyml.cli.inspections import Inspector
 from steadyml.control import Controller
+from steadyml.core.errors import InvalidInputError
 from steadyml.monitoring.outcomes import MAX_BATCH
 from steadyml.serving.server import BackgroundServer, create_app
 from steadyml.store.predictions import PredictionLog
@@ -79,7 +80,7 @@ def test_outcomes_need_a_token_and_are_stored_with_one(admin: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("body, status, needle", [
-    ({"request_id": "a", "value": 10**400}, 400, "too large"),
+    ({"request_id": "a", "value": 10**400}, 400, "value must be a finite number"),
     ({"outcomes": [{"request_id": "ok", "value": 1}, {"request_id": "", "value": 1}]}, 400,
      "Outcome 1: request_id must be a non-empty string"),
     ({"outcomes": [{"request_id": "a", "value": None}]}, 400, "Outcome 0 (a): value must be"),
@@ -96,6 +97,13 @@ def test_bad_outcomes_get_4xx_naming_the_problem_and_store_nothing(
     response = admin["client"].post("/api/v1/outcomes", json=body, headers=admin["auth"])
     assert response.status_code == status, response.text
     assert needle in response.json()["error"]
+    assert admin["platform"].outcomes.count() == 0
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), float("inf"), float("nan")])
+def test_the_sdk_rejects_outcomes_beyond_a_float(admin: dict[str, Any], value: Any) -> None:
+    with pytest.raises(InvalidInputError, match=r"Outcome 0 \(a\): value must be a finite"):
+        admin["platform"].outcomes.ingest([{"request_id": "a", "value": value}])
     assert admin["platform"].outcomes.count() == 0
 
 
@@ -154,8 +162,10 @@ def test_alerts_drift_and_timeline(admin: dict[str, Any]) -> None:
     assert doc["window"]["rows"] == LOGGED and doc["window"]["seconds"] == 1800
     bad = client.get("/api/v1/deployments/fraud/drift", params={"window": "soon"})
     assert bad.status_code == 422 and bad.json()["problems"][0]["key"] == "window"
+    long = client.get("/api/v1/deployments/fraud/drift", params={"window": "4000d"})
+    assert long.status_code == 400 and "at most 3650d" in long.json()["error"]
     huge = client.get("/api/v1/deployments/fraud/drift", params={"window": "9" * 400})
-    assert huge.status_code == 400 and "at most 3650d" in huge.json()["error"]
+    assert huge.status_code == 422 and "finite" in huge.json()["problems"][0]["message"]
     assert client.get("/api/v1/deployments/ghost/drift").status_code == 404
     assert client.get("/api/v1/deployments/fraud/timeline").json() == []
     put = client.put("/api/v1/policies/fraud", json={"drift": {"window": "1h"}},

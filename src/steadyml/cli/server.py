@@ -54,10 +54,7 @@ def server(ctx: typer.Context,
         if controller is not None:
             controller.stop()
             controller.platform.close()
-            # The server froze the heap after startup (gc.freeze); let its garbage go so
-            # DuckDB's objects from the controller are released before the interpreter ends.
-            gc.unfreeze()
-            gc.collect()
+            gc.collect()  # release the controller's DuckDB objects before the interpreter ends
         restore()
 
 

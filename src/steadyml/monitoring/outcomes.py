@@ -130,10 +130,13 @@ def _rows(records: Iterable[Mapping[str, Any]] | pa.Table, now_ms: int,
         if isinstance(value, bool):
             num = float(value)
         elif isinstance(value, int | float):
-            if not math.isfinite(value):
-                raise InvalidInputError(f"Outcome {i} ({request_id}): value must be finite, "
-                                        f"got {value}.")
-            num = float(value)
+            try:
+                num = float(value)
+            except OverflowError:  # an int beyond float's range
+                num = math.inf
+            if not math.isfinite(num):
+                raise InvalidInputError(f"Outcome {i} ({request_id}): value must be a finite "
+                                        f"number, got {_show(value)}.")
         elif isinstance(value, str) and 0 < len(value) <= 256:
             text = value
         else:
@@ -143,3 +146,8 @@ def _rows(records: Iterable[Mapping[str, Any]] | pa.Table, now_ms: int,
         rows.append({"request_id": request_id, "value_num": num, "value_text": text,
                      "received_ms": now_ms, "source": source})
     return rows
+
+
+def _show(value: int | float) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}… ({len(text)} characters)"

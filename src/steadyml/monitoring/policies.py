@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from steadyml.core.errors import InvalidInputError
 from steadyml.core.ids import check_name
+from steadyml.monitoring.policy_example import EXAMPLE_POLICY
 
 __all__ = [
     "Actions", "AlertAction", "CanaryPolicy", "DriftPolicy", "DriftReference", "EXAMPLE_POLICY",
@@ -60,22 +61,35 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 
+def _float(value: int | float) -> float:
+    """float(value), with an int too large for a float as infinity (rejected by the caller)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _show(value: Any) -> str:
     """Return `value` as the user wrote it, for messages."""
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int) and not math.isfinite(_float(value)):
+        return f"a number of {len(str(abs(value)))} digits"
     if isinstance(value, int | float):
         return _num(value)
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple):
         return "a list"
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}… ({len(text)} characters)"
 
 
 def _real(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number, got {_show(value)}")
+    if not math.isfinite(_float(value)):
+        raise ValueError(f"expected a finite number, got {_show(value)}")
     return float(value)
 
 
@@ -94,10 +108,12 @@ _DURATION_HINT = "expected a duration such as 500ms, 30s, 5m, 2h or 7d, or a num
 def _seconds(value: Any) -> float:
     if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())):
         negative, seconds = match[1] == "-", float(match[2]) * _UNIT_S[match[3]]
-    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        negative, seconds = value < 0, float(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        negative, seconds = value < 0, _float(value)
     else:
         raise ValueError(f"{_DURATION_HINT}, got {_show(value)}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a finite duration, got {_show(value)}")
     if negative and seconds != 0:
         raise ValueError(f"must not be negative, got {_show(value)}")
     return abs(seconds)
@@ -398,6 +414,8 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     try:
         root = loader.get_single_node()
         duplicates = list(_duplicate_keys(root, (), set())) if root is not None else []
+        if long := list(_long_numbers(root, (), set())):  # int("9" * 5000) would raise
+            raise PolicyError(long, source=source)
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         raise PolicyError([_yaml_problem(exc)], source=source) from None
@@ -503,6 +521,23 @@ def _line_of(root: yaml.Node | None, loc: _Loc) -> int | None:
     return line
 
 
+def _long_numbers(node: yaml.Node | None, path: _Loc, seen: set[int]) -> Iterator[_Problem]:
+    """Yield a problem for each number written with more than 100 characters."""
+    if node is None or id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag.endswith((":int", ":float")) and len(node.value) > 100:
+            yield (node.start_mark.line + 1, ".".join(map(str, path)),
+                   f"a number of {len(node.value)} characters is not a usable value")
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from _long_numbers(value, (*path, getattr(key, "value", "?")), seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _long_numbers(item, (*path, i), seen)
+
+
 def _duplicate_keys(node: yaml.Node, path: _Loc, seen: set[int]) -> Iterator[_Problem]:
     """Yield a problem for each key set twice in one mapping (YAML would keep only the last)."""
     if id(node) in seen:  # an alias to a node already walked
@@ -528,61 +563,3 @@ def _yaml_problem(exc: yaml.YAMLError) -> _Problem:
     detail = ": ".join(filter(None, [getattr(exc, "context", None),
                                      getattr(exc, "problem", None)])) or str(exc)
     return (None if mark is None else mark.line + 1, "", f"invalid YAML, {detail}")
-
-
-EXAMPLE_POLICY = """\
-# A steadyml policy: what the controller watches for one deployment and what it may do on its
-# own. Apply it with `steady policy apply FILE`. Durations: 500ms, 30s, 5m, 2h, 7d or seconds.
-deployment: fraud              # the deployment this policy governs
-evaluate_every: 5s             # how often the controller evaluates the policy
-window: 5m                     # the window SLOs are judged over
-min_samples: 100               # requests per arm per window before judging
-
-slo:                           # every key is optional
-  latency_p99_ms: 50
-  error_rate: 0.01
-  cost_per_1k: 0.01            # compute cost per 1,000 predictions
-  metric:                      # from delayed outcomes (ground truth that arrives later)
-    name: accuracy             # set min for accuracy, precision, recall, roc_auc, max for
-                               # log_loss, mae, rmse, either for business
-    min: 0.9
-    min_outcomes: 50           # outcomes per window before judging the metric
-
-drift:
-  reference: training          # training | window | both
-  reference_offset: 7d         # window/both: compare with the same-length window this long ago
-  window: 1h                   # default: the policy's window
-  persistence: 3               # consecutive drifted windows before acting
-  alpha: 0.05                  # family-wise significance across all features
-  numeric_effect: 0.1          # least Wasserstein distance / reference std that counts
-  categorical_effect: 0.1      # least Jensen-Shannon distance that counts
-  psi: null                    # an optional extra PSI threshold
-  features:                    # per feature: numeric_effect, categorical_effect, psi, ignore
-    amount: {psi: 0.1}
-  predictions:                 # drift of the model's outputs: {psi: ...} or {ignore: true}
-    psi: 0.2
-
-canary:                        # progressive delivery of a new revision
-  steps: [5, 25, 50, 100]      # percent of traffic on the candidate; the last step is 100
-  min_samples: 200             # candidate samples at each step
-  min_duration: 60s            # time at each step
-  max_error_rate_increase: 0.01  # candidate - stable error rate
-  max_latency_ratio: 1.5       # candidate p99 / stable p99
-  max_metric_drop: 0.02        # stable - candidate, on slo.metric
-  max_prediction_psi: 0.25     # candidate vs stable prediction distributions
-
-actions:                       # what the controller may do on its own
-  promote: true                # advance the canary step by step
-  rollback: true               # return to the stable revision on a breach
-  alert:                       # true, false or a mapping
-    webhook: http://127.0.0.1:9000/hook
-    repeat_after: 1h           # re-notify the same breach at most this often
-  retrain:                     # false or a mapping
-    command: "python train.py --data latest"
-    cooldown: 1d
-    estimated_cost: 2.0        # of one retrain
-    budget: 10.0               # in total per budget_period
-    budget_period: 30d
-
-business_metric: "mypackage.metrics:profit"   # module:function, for metric name business
-"""

@@ -133,6 +133,10 @@ class ServingApp:
             await asyncio.to_thread(self.prediction_log.close)
         if self._on_shutdown is not None:
             await self._on_shutdown()
+        # Undo startup's gc.freeze: what the app held (models, DuckDB handles) is garbage now
+        # and must be released before the interpreter ends, in-process servers included.
+        gc.unfreeze()
+        gc.collect()
 
     # --- V2 --------------------------------------------------------------------------------
 
