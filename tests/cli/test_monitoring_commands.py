@@ -324,3 +324,34 @@ def test_server_runs_the_controller_and_stops_cleanly_on_sigterm(home: Path,
     assert server.returncode == 0, err
     assert "controller running in this process: 1 deployment(s)" in out
     assert "Traceback" not in err and "leaked" not in err
+
+
+# --- skew ----------------------------------------------------------------------------------------
+
+def test_skew_compares_served_values_with_offline_ones_by_request_id(home: Path,
+                                                                     tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(7)  # replay build_home's draws: training data, then the log
+    rng.normal(0, 1, 500), rng.normal(40, 10, 500)
+    rows = np.column_stack([rng.normal(2, 1, LOGGED), rng.normal(40, 10, LOGGED)])
+    age = rows[:, 1].copy()
+    age[:30] += 1.0  # the offline pipeline computes age one year later for 30 rows
+    offline = tmp_path / "offline.parquet"
+    pq.write_table(pa.table({"request_id": [f"req-{i}" for i in range(LOGGED)],
+                             "amount": rows[:, 0], "age": age}), offline)
+    result = steady(home, "skew", "fraud", "--offline", str(offline), "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "skew" and doc["window"]["rows"] == LOGGED
+    report = doc["report"]
+    assert report["matched_rows"] == LOGGED and report["flagged"] == ["age"]
+    by_name = {f["name"]: f for f in report["features"]}
+    assert by_name["age"]["mismatches"] == 30 and by_name["amount"]["mismatches"] == 0
+    assert by_name["age"]["max_abs_diff"] == pytest.approx(1.0)
+    human = steady(home, "skew", "fraud", "--offline", str(offline))
+    assert human.exit_code == 0 and "Training–serving skew in age" in human.stdout
+    # The training dataset holds no request ids: say so, do not guess.
+    default = steady(home, "skew", "fraud")
+    assert default.exit_code == 1 and "has no column(s) 'request_id'" in default.stderr

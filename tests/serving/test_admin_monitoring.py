@@ -107,6 +107,33 @@ def test_the_sdk_rejects_outcomes_beyond_a_float(admin: dict[str, Any], value: A
     assert admin["platform"].outcomes.count() == 0
 
 
+def test_skew_against_a_logged_dataset_by_request_id(admin: dict[str, Any]) -> None:
+    platform, client = admin["platform"], admin["client"]
+    rng = np.random.default_rng(3)  # replay the fixture's draws: training data, then the log
+    rng.normal(0, 1, 400), rng.normal(40, 10, 400)
+    rows = np.column_stack([rng.normal(3, 1, LOGGED), rng.normal(40, 10, LOGGED)])
+    amount = rows[:, 0].copy()
+    amount[:10] /= 100  # offline in euros where serving got cents: 5 % of the rows
+    with steadyml.start_run("features", platform=platform) as run:
+        run.log_dataset(pd.DataFrame({"request_id": [f"req-{i}" for i in range(LOGGED)],
+                                      "amount": amount, "age": rows[:, 1]}),
+                        name="offline-features", context="evaluation")
+    response = client.get("/api/v1/deployments/fraud/skew",
+                          params={"dataset": "offline-features", "window": "1h"})
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc["status"] == "skew" and doc["report"]["flagged"] == ["amount"]
+    assert doc["offline"]["source"].startswith("dataset offline-features")
+    features = {f["name"]: f for f in doc["report"]["features"]}
+    assert features["amount"]["mismatches"] == 10 and features["age"]["mismatches"] == 0
+    # Only logged datasets: a path is a dataset name like any other, and there is none.
+    traversal = client.get("/api/v1/deployments/fraud/skew",
+                           params={"dataset": "../../etc/passwd"})
+    assert traversal.status_code == 404
+    bad = client.get("/api/v1/deployments/fraud/skew", params={"max_mismatch_rate": 2})
+    assert bad.status_code == 422
+
+
 def test_invalid_json_is_a_422_not_a_500(admin: dict[str, Any]) -> None:
     response = admin["client"].post("/api/v1/outcomes", content=b"{not json",
                                     headers={**admin["auth"],

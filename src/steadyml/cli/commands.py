@@ -10,8 +10,9 @@ from steadyml.cli import (
     policies,
     runs,
     server,
+    skew,
     tokens,
 )
 
 __all__ = ["controller", "demo", "deployments", "lineage", "models", "monitoring", "policies",
-           "runs", "server", "tokens"]
+           "runs", "server", "skew", "tokens"]

@@ -8,24 +8,29 @@ applied policy when it has one, else the default rule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from steadyml.cli.output import seconds_text
 from steadyml.control import Controller, drift_history, evaluate_drift, online_metrics
-from steadyml.core.errors import InvalidInputError
+from steadyml.core.errors import DatasetNotFoundError, InvalidInputError
 from steadyml.deployments import Revision
 from steadyml.monitoring import (
     DriftReport,
     OnlineMetric,
     Policy,
     PolicyNotFoundError,
+    compute_skew,
     load_business_metric,
     policy_from_dict,
 )
 from steadyml.monitoring.policies import DriftReference
 from steadyml.platform import Platform
 from steadyml.registry.lineage import iso
+from steadyml.tracking import datasets as ds
 
 DEFAULT_DRIFT_WINDOW_S = 3600.0  # when the deployment's policy has no drift section
 DEFAULT_METRICS_WINDOW_S = 86400.0
@@ -200,6 +205,77 @@ class Inspector:
                 "outcomes": outcomes.num_rows, "matched": joined.num_rows,
                 "unknown": reader.unmatched(outcomes) if outcomes.num_rows else 0,
                 "arms": arms}
+
+    def skew(self, deployment: str, *, keys: Sequence[str], offline: str | None = None,
+             window_s: float | None = None, atol: float = 1e-6, rtol: float = 1e-6,
+             max_mismatch_rate: float = 0.01) -> dict[str, Any]:
+        """Compare the values served in the window with the offline values for the same keys.
+
+        `offline` is a Parquet file, or `dataset:NAME` (its latest version) or `dataset:ID`;
+        by default the training dataset of the model the stable arm serves.
+        """
+        revision = self.platform.deployments.current(deployment)
+        window_s = DEFAULT_DRIFT_WINDOW_S if window_s is None else window_s
+        _check_window(window_s, "skew")
+        end = self.platform.clock.now_ms()
+        start = end - int(window_s * 1000)
+        table, source = self._offline(offline, revision)
+        served = self.controller.reader.inputs(deployment, start, end + 1, with_keys=True)
+        document: dict[str, Any] = {
+            "deployment": deployment,
+            "window": {"start": iso(start), "end": iso(end), "seconds": window_s,
+                       "rows": served.num_rows},
+            "offline": {"source": source, "rows": table.num_rows}}
+        if served.num_rows == 0:
+            return {**document, "status": "no_data", "report": None,
+                    "message": f"No successful predictions in the last "
+                               f"{seconds_text(window_s)}: nothing to compare."}
+        keys = list(keys)
+        features = [c for c in served.column_names if c in table.column_names
+                    and c not in keys and c not in ("request_id", "row", "ts")]
+        report = compute_skew(served, table, keys=keys, features=features, atol=atol,
+                              rtol=rtol, max_mismatch_rate=max_mismatch_rate)
+        if report.matched_rows == 0:
+            status = "no_match"
+            message = (f"None of the {served.num_rows} served rows has its key "
+                       f"({', '.join(keys)}) in {source}.")
+        elif report.flagged:
+            status = "skew"
+            message = (f"Training–serving skew in {', '.join(report.flagged)} "
+                       f"({report.matched_rows} rows matched on {', '.join(keys)}).")
+        else:
+            status = "no_skew"
+            message = (f"No skew: {report.matched_rows} rows matched on {', '.join(keys)}, "
+                       f"{len(features)} feature(s) agree.")
+        return {**document, "status": status, "message": message, "report": report.to_dict()}
+
+    def _offline(self, offline: str | None, revision: Revision) -> tuple[pa.Table, str]:
+        """Return the offline rows to compare with, and where they came from."""
+        tracking = self.platform.tracking
+        if offline is not None and not offline.startswith("dataset:"):
+            table, _ = ds.to_table(offline)
+            return table, offline
+        with self.platform.store.read() as conn:
+            if offline is None:
+                mv = self.platform.registry.get(revision.stable.ref)
+                training = [d for d in mv.datasets if d.get("context") == "training"] or \
+                    mv.datasets
+                if not training:
+                    raise InvalidInputError(
+                        f"Model {revision.stable.ref} has no training dataset to compare with; "
+                        "pass --offline FILE.parquet or --offline dataset:NAME.")
+                dataset = ds.get_dataset(conn, int(training[0]["id"]))
+            else:
+                ref = offline.removeprefix("dataset:")
+                if ref.isdigit():
+                    dataset = ds.get_dataset(conn, int(ref))
+                else:
+                    found = ds.find_datasets(conn, name=ref)
+                    if not found:
+                        raise DatasetNotFoundError(ref)
+                    dataset = found[0]
+        return (tracking.read_dataset(dataset),
+                f"dataset {dataset.name} (id {dataset.id}, {dataset.fingerprint[:19]}…)")
 
     def timeline(self, deployment: str, *, limit: int = 500) -> list[dict[str, Any]]:
         """Return what the controller saw and did on `deployment`, oldest first."""

@@ -90,8 +90,13 @@ class LogReader:
                                _num(r[6]), _num(r[7])) for r in rows}
 
     def inputs(self, deployment: str, since_ms: int, until_ms: int, *, arm: str | None = None,
-               features: Sequence[str] = (), revision: int | None = None) -> pa.Table:
-        """Return the window's successful rows: one column per feature, and `prediction`."""
+               features: Sequence[str] = (), revision: int | None = None,
+               with_keys: bool = False) -> pa.Table:
+        """Return the window's successful rows: one column per feature, and `prediction`.
+
+        `with_keys` adds request_id, row and ts first, and leaves out shadow rows (a mirrored
+        request would otherwise appear twice).
+        """
         opened = self._connect()
         if opened is None:
             return pa.table({})
@@ -104,6 +109,9 @@ class LogReader:
         wanted = [f for f in features if f"in_{f}" in columns] if features else \
             sorted(c[3:] for c in columns if c.startswith("in_"))
         select = [f'"in_{f}" AS "{f}"' for f in wanted]
+        if with_keys:
+            where += " AND arm <> 'shadow'"
+            select = ["request_id", '"row"', "ts", *select]
         out = _prediction_column(columns)
         if out is not None:
             select.append(f'{out} AS prediction')

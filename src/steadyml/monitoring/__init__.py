@@ -26,6 +26,7 @@ from steadyml.monitoring.policies import (
 )
 from steadyml.monitoring.reference import CategoricalReference, NumericReference, Reference
 from steadyml.monitoring.report import render_drift_report
+from steadyml.monitoring.skew import FeatureSkew, SkewReport, compute_skew
 
 __all__ = [
     "Alert",
@@ -36,6 +37,7 @@ __all__ = [
     "EXAMPLE_POLICY",
     "FeatureDrift",
     "FeatureRule",
+    "FeatureSkew",
     "IngestResult",
     "NumericReference",
     "OnlineMetric",
@@ -45,9 +47,11 @@ __all__ = [
     "PolicyError",
     "PolicyNotFoundError",
     "Reference",
+    "SkewReport",
     "business_metric",
     "classification_metrics",
     "compute_drift",
+    "compute_skew",
     "load_business_metric",
     "parse_duration",
     "parse_policy",

@@ -29,6 +29,9 @@ class Inspections(Protocol):
     def timeline(self, deployment: str, *, limit: int = 500) -> list[dict[str, Any]]: ...
     def online(self, deployment: str, *, window_s: float | None = None,
                metric: str | None = None) -> dict[str, Any]: ...
+    def skew(self, deployment: str, *, keys: list[str], offline: str | None = None,
+             window_s: float | None = None, atol: float = 1e-6, rtol: float = 1e-6,
+             max_mismatch_rate: float = 0.01) -> dict[str, Any]: ...
 
 
 class MonitoringState(Protocol):
@@ -155,6 +158,21 @@ def _add_inspection_routes(api: FastAPI, inspections: Inspections) -> None:
                metric: OnlineMetric | None = None) -> dict[str, Any]:
         """Online metrics per arm from outcomes joined to the window's predictions."""
         return inspections.online(name, window_s=_duration(window), metric=metric)
+
+    @api.get("/api/v1/deployments/{name}/skew", tags=["monitoring"])
+    def skew(name: str,
+             key: list[str] = Query(["request_id"], description="Column(s) identifying a row "
+                                    "on both sides: request_id, row, ts or a logged input"),
+             dataset: str | None = Query(None, description="Offline rows: a logged dataset's "
+                                         "name (latest) or id; default: the stable model's "
+                                         "training dataset"),
+             window: str = Query("1h", description="e.g. 30m, 1h, 1d"),
+             atol: float = Query(1e-6, ge=0), rtol: float = Query(1e-6, ge=0),
+             max_mismatch_rate: float = Query(0.01, ge=0, le=1)) -> dict[str, Any]:
+        """Training–serving skew: served values against a dataset's values for the same keys."""
+        return inspections.skew(name, keys=key, window_s=_duration(window),
+                                offline=None if dataset is None else f"dataset:{dataset}",
+                                atol=atol, rtol=rtol, max_mismatch_rate=max_mismatch_rate)
 
     @api.get("/api/v1/deployments/{name}/timeline", tags=["monitoring"])
     def timeline(name: str, limit: int = Query(500, ge=1, le=100_000)) -> list[dict[str, Any]]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import pyarrow as pa
 
 from steadyml.core.clock import Clock, SystemClock
-from steadyml.core.errors import InvalidInputError
+from steadyml.core.errors import InvalidInputError, UnsupportedDataError
 from steadyml.core.ids import check_key, new_id
 from steadyml.store import audit
 from steadyml.store.artifacts import ArtifactStore
@@ -127,6 +132,27 @@ class Tracker:
                          after={"dataset": name, "fingerprint": fp, "rows": table.num_rows,
                                 "context": context})
         return dataset
+
+    def read_dataset(self, dataset: ds.Dataset) -> pa.Table:
+        """Return a logged dataset's rows, refusing data that is not what was logged.
+
+        A stored copy is checked against its artifact digest; a dataset recorded by path is
+        re-read and its fingerprint compared with the one recorded.
+        """
+        import pyarrow.parquet as pq
+
+        if dataset.digest:
+            return pq.read_table(io.BytesIO(self.artifacts.get_bytes(dataset.digest)))
+        if not dataset.uri.startswith("file://"):
+            raise UnsupportedDataError(f"Dataset {dataset.name!r} (id {dataset.id}) has no "
+                                       f"stored copy and {dataset.uri!r} is not a local file.")
+        table, _ = ds.to_table(url2pathname(urlparse(dataset.uri).path))
+        if ds.fingerprint(table) != dataset.fingerprint:
+            raise UnsupportedDataError(
+                f"Dataset {dataset.name!r} (id {dataset.id}) changed since it was logged: "
+                f"{dataset.uri} no longer has fingerprint {dataset.fingerprint[:19]}…. "
+                "Log the new data as a new dataset.")
+        return table
 
     def get_run(self, run_id: str) -> rr.Run:
         with self.store.read() as conn:
