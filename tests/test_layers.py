@@ -16,6 +16,7 @@ LAYERS = {
     "tracking": 2, "registry": 2, "deployments": 2, "access": 2, "monitoring": 2,
     "platform": 3,
     "serving": 4, "sdk": 4, "control": 4,
+    "pipelines": 4,
     "cli": 5,
     "__init__": 6, "__main__": 6,
 }

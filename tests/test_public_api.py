@@ -7,8 +7,8 @@ import importlib
 import pytest
 
 PACKAGES = ["steadyml", "steadyml.core", "steadyml.store", "steadyml.tracking",
-            "steadyml.monitoring", "steadyml.registry", "steadyml.deployments", "steadyml.access", "steadyml.serving",
-            "steadyml.cli"]
+            "steadyml.monitoring", "steadyml.registry", "steadyml.deployments", "steadyml.access",
+            "steadyml.serving", "steadyml.control", "steadyml.pipelines", "steadyml.cli"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

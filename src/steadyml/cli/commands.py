@@ -7,6 +7,7 @@ from steadyml.cli import (
     lineage,
     models,
     monitoring,
+    pipelines,
     policies,
     runs,
     server,
@@ -14,5 +15,5 @@ from steadyml.cli import (
     tokens,
 )
 
-__all__ = ["controller", "demo", "deployments", "lineage", "models", "monitoring", "policies",
-           "runs", "server", "skew", "tokens"]
+__all__ = ["controller", "demo", "deployments", "lineage", "models", "monitoring", "pipelines",
+           "policies", "runs", "server", "skew", "tokens"]

@@ -307,3 +307,43 @@ retrains = sa.Table(
     sa.Column("exit_code", sa.Integer),
     sa.Column("output_tail", sa.Text, nullable=False, server_default=""),
 )
+
+# --- pipelines (revision 0004) -------------------------------------------------------------------
+
+# One row per pipeline run; the run itself (status, times, code, environment) is in `runs`.
+# `params` is the typed JSON the run used, so a rerun gets exactly the same values back.
+pipeline_runs = sa.Table(
+    "pipeline_runs", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("source", sa.Text),  # "FILE:ATTRIBUTE" it was loaded from, when known
+    sa.Column("params", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("rerun_of", sa.String(32)),
+    sa.Column("started_ms", MS, nullable=False),
+    sa.Index(None, "pipeline", "started_ms"),
+    sa.Index(None, "started_ms"),
+)
+
+# One row per executed, cached or failed step of a pipeline run. A step whose `cache_key`
+# matches an earlier succeeded/cached row reuses that row's outputs (content-addressed blobs).
+pipeline_steps = sa.Table(
+    "pipeline_steps", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("pipeline_runs.run_id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("step", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # succeeded | cached | failed
+    sa.Column("cache_key", sa.String(64), nullable=False),
+    sa.Column("code_version", sa.String(64), nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON: input name -> fingerprint
+    sa.Column("outputs", sa.Text, nullable=False),  # JSON: name -> {format, digest, ...}
+    sa.Column("metrics", sa.Text, nullable=False),  # JSON: what the step logged
+    sa.Column("cached_from", sa.String(32)),  # the run that executed it, for cached rows
+    sa.Column("started_ms", MS, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("log_digest", sa.String(64)),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("run_id", "position"),
+    sa.Index(None, "cache_key"),
+)

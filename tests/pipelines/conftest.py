@@ -1,0 +1,42 @@
+"""Pipeline files written to disk and loaded as the CLI loads them, and a SQLite platform."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pipeline_files
+
+from pipeline_files import CHURN  # noqa: E402
+
+from steadyml import Platform, Settings  # noqa: E402
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a pipeline file (dedented) into the test's directory and return its path."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / "pipes" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def churn_file(write_file: Callable[[str, str], Path]) -> Path:
+    return write_file("churn.py", CHURN)
+
+
+@pytest.fixture
+def sqlite_platform(tmp_path: Path) -> Iterator[Platform]:
+    """A platform on a fresh SQLite store with local artifacts."""
+    settings = Settings(home=tmp_path / "home", actor="tester")
+    with Platform(settings) as opened:
+        yield opened
