@@ -8,13 +8,18 @@ recorded like any run, and steps whose code and inputs did not change reused fro
 
     churn = Pipeline("churn-retrain", [load, ...], params={"path": "data.parquet"}, seed=7)
 
+Built-in steps: `data_gate` and `model_gate` check data and models and stop the run on a
+failure (see `steadyml.pipelines.gates`).
+
 Outputs are stored content-addressed in the artifact store: DataFrames and Arrow tables as
 Parquet, other objects as pickles. Cached outputs are trusted local artifacts: their bytes are
 verified against their digest before they are loaded, but a pickle runs the code its objects
 bring, so only point a pipeline at an artifact store you trust.
 """
 
+from steadyml.pipelines.data_gates import DataChecks, Reference, data_gate, validate_data
 from steadyml.pipelines.errors import (
+    GateFailedError,
     PipelineDefinitionError,
     PipelineError,
     PipelineLoadError,
@@ -31,16 +36,29 @@ from steadyml.pipelines.executors import (
     log_metric,
     log_metrics,
 )
+from steadyml.pipelines.gates import CheckResult, GateKind, GateResult, GateStep
 from steadyml.pipelines.graphs import Pipeline
 from steadyml.pipelines.loading import load_pipeline
+from steadyml.pipelines.model_gates import Champion, ModelChecks, evaluate_model, model_gate
 from steadyml.pipelines.records import PipelineRun, StepRecord, StepStatus
 from steadyml.pipelines.runner import Pipelines, run_pipeline
 from steadyml.pipelines.steps import Step, code_version, step
 from steadyml.pipelines.values import StoredValue, ValueFormat
+from steadyml.registry.gates import GateRecord, GateRequiredError, check_gates
 
 __all__ = [
+    "Champion",
+    "CheckResult",
+    "DataChecks",
     "Executor",
+    "GateFailedError",
+    "GateKind",
+    "GateRecord",
+    "GateRequiredError",
+    "GateResult",
+    "GateStep",
     "LocalExecutor",
+    "ModelChecks",
     "Pipeline",
     "PipelineDefinitionError",
     "PipelineError",
@@ -49,6 +67,7 @@ __all__ = [
     "PipelineRun",
     "PipelineRunNotFoundError",
     "Pipelines",
+    "Reference",
     "Step",
     "StepFailedError",
     "StepOutcome",
@@ -57,11 +76,16 @@ __all__ = [
     "StepTask",
     "StoredValue",
     "ValueFormat",
+    "check_gates",
     "code_version",
+    "data_gate",
+    "evaluate_model",
     "execute_step",
     "load_pipeline",
     "log_metric",
     "log_metrics",
+    "model_gate",
     "run_pipeline",
     "step",
+    "validate_data",
 ]

@@ -5,7 +5,9 @@
     ├── PipelineParamError (InvalidInputError)        an unknown param or a value of a wrong type
     ├── PipelineLoadError (InvalidInputError)         FILE:PIPELINE cannot be imported
     ├── PipelineRunNotFoundError (NotFoundError)      no pipeline run has that id
-    └── StepFailedError (RuntimeError)                a step raised; its logs are kept
+    ├── StepFailedError (RuntimeError)                a step raised; its logs are kept
+    └── GateFailedError (RuntimeError)                a gate step's checks failed; raised in
+                                                      the step, so the run ends StepFailedError
 """
 
 from __future__ import annotations
@@ -50,3 +52,13 @@ class StepFailedError(PipelineError, RuntimeError):
         super().__init__(f"Pipeline {pipeline!r} failed at step {step!r}: {cause}. "
                          f"The steps before it are cached; see its logs with "
                          f"`steady pipeline show {run_id}`.")
+
+
+class GateFailedError(PipelineError, RuntimeError):
+    """A gate's checks failed. Raised inside the gate step: the runner records the step as
+    failed, keeps its log (which holds the report) and raises StepFailedError naming it.
+    `result` is the GateResult with every number compared."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        super().__init__(result.report())

@@ -14,6 +14,7 @@ from typing import Any
 
 from steadyml.core.fingerprints import sha256_hex, sha256_json
 from steadyml.pipelines import records
+from steadyml.pipelines.contexts import bind_platform
 from steadyml.pipelines.errors import PipelineLoadError, StepFailedError
 from steadyml.pipelines.executors import Executor, LocalExecutor, StepOutcome, StepTask
 from steadyml.pipelines.graphs import SEED_PARAM, Pipeline
@@ -140,7 +141,7 @@ class Pipelines:
                            "step": step.name, "code": step.code_version, "inputs": inputs,
                            "seed": seed, "outputs": list(step.outputs)})
         started_ms = self.platform.clock.now_ms()
-        if use_cache:
+        if use_cache and step.cacheable:
             hit = self._cached(key)
             if hit is not None:
                 origin, earlier = hit
@@ -155,7 +156,8 @@ class Pipelines:
                 return record
         values = {i.name: state.value(pipeline, i.name) for i in step.inputs
                   if i.name in pipeline.producers or i.name in state.params}
-        outcome = self.executor.execute(StepTask(pipeline.name, step, values, seed))
+        with bind_platform(self.platform):  # built-in steps (gates) read the store through it
+            outcome = self.executor.execute(StepTask(pipeline.name, step, values, seed))
         outputs: dict[str, StoredValue] = {}
         if outcome.succeeded:
             try:

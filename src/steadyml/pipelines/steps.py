@@ -40,6 +40,10 @@ class StepInput:
 class Step:
     """A function of the pipeline; call `step` to make one."""
 
+    # False: the runner executes the step every time and never reuses a cached result (gates,
+    # whose verdict depends on the store and the clock as well as on their inputs).
+    cacheable = True
+
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None,
                  outputs: Sequence[str] | str | None = None) -> None:
         self.fn = fn

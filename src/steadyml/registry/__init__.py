@@ -10,6 +10,7 @@ from steadyml.registry.flavors import (
     load_model,
     save_model,
 )
+from steadyml.registry.gates import GateRecord, GateRequiredError, check_gates
 from steadyml.registry.lineage import RunRecords, model_lineage
 from steadyml.registry.loaded import LoadedModel
 from steadyml.registry.models import Registry
@@ -21,6 +22,8 @@ __all__ = [
     "ColumnSpec",
     "DType",
     "Flavor",
+    "GateRecord",
+    "GateRequiredError",
     "InputKind",
     "LoadedModel",
     "ModelRef",
@@ -30,6 +33,7 @@ __all__ = [
     "RunRecords",
     "SavedModel",
     "Signature",
+    "check_gates",
     "detect_flavor",
     "input_kind",
     "load_model",

@@ -8,6 +8,7 @@ from typing import Any
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.errors import InvalidInputError
 from steadyml.core.ids import check_key, check_name
+from steadyml.registry import gates as gg
 from steadyml.registry import versions as vv
 from steadyml.registry.flavors import Flavor, SavedModel, input_kind, load_model, save_model
 from steadyml.registry.loaded import LoadedModel
@@ -95,6 +96,34 @@ class Registry:
             audit.append(conn, self.clock, actor=self.actor, action="alias.deleted",
                          subject=f"model:{name}", before={"alias": alias, "version": previous},
                          after=None)
+
+    def record_gate(self, ref: str | ModelRef,
+                    result: Mapping[str, Any] | gg.SupportsGateResult, *,
+                    run_id: str | None = None) -> gg.GateRecord:
+        """Record a gate result (its `gate` name, `passed` flag and numbers) on a version.
+
+        Audited as `gate.recorded`. The newest result of a gate is the one that counts.
+        """
+        gate, passed, data = gg.as_result(result)
+        now = self.clock.now_ms()
+        with self.store.write() as conn:
+            target = vv.get_version(conn, _ref(ref))
+            gg.insert_gate(conn, version_id=gg.version_id(conn, target.name, target.version),
+                           gate=gate, passed=passed, result=data, run_id=run_id,
+                           actor=self.actor, now_ms=now)
+            audit.append(conn, self.clock, actor=self.actor, action="gate.recorded",
+                         subject=f"model:{target.name}",
+                         after={"version": target.version, "gate": gate, "passed": passed,
+                                "run_id": run_id},
+                         evidence=data)
+        return gg.GateRecord(ref=target.ref, gate=gate, passed=passed, result=data,
+                             run_id=run_id, actor=self.actor, created_ms=now)
+
+    def gates(self, ref: str | ModelRef, *, gate: str | None = None) -> list[gg.GateRecord]:
+        """Return the gate results recorded on a version, oldest first."""
+        with self.store.read() as conn:
+            target = vv.get_version(conn, _ref(ref))
+            return gg.list_gates(conn, target.name, target.version, gate=gate)
 
     def load(self, ref: str | ModelRef) -> LoadedModel:
         """Load a model version; its artifact is verified against its digest first."""

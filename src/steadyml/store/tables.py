@@ -347,3 +347,20 @@ pipeline_steps = sa.Table(
     sa.UniqueConstraint("run_id", "position"),
     sa.Index(None, "cache_key"),
 )
+
+# --- gates (revision 0005) -----------------------------------------------------------------------
+
+# One row per gate result recorded on a model version (append-only: a gate run again adds a row;
+# the newest row of a gate is its current result). `result` holds every number the gate compared.
+model_version_gates = sa.Table(
+    "model_version_gates", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("model_version_id", ID, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("gate", sa.String(128), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),  # canonical JSON of the gate result
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Index(None, "model_version_id", "gate"),
+)
