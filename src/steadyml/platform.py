@@ -10,8 +10,8 @@ from steadyml.access import Tokens
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.settings import Settings
 from steadyml.deployments import Arm, DeploymentNotFoundError, Deployments
-from steadyml.monitoring import Alerts, Outcomes, Policies
-from steadyml.registry import ModelRef, Registry, model_lineage
+from steadyml.monitoring import Alerts, Outcomes, Policies, PolicyNotFoundError
+from steadyml.registry import ModelRef, Registry, check_gates, model_lineage
 from steadyml.registry.lineage import iso
 from steadyml.store import audit
 from steadyml.store.artifacts import ArtifactStore
@@ -47,7 +47,7 @@ class Platform:
         self.tracking = Tracker(self.store, self.artifacts, actor=self.actor, clock=self.clock)
         self.registry = Registry(self.store, self.artifacts, actor=self.actor, clock=self.clock)
         self.deployments = Deployments(self.store, self._resolve_arm, actor=self.actor,
-                                       clock=self.clock)
+                                       clock=self.clock, admit=self._admit)
         self.tokens = Tokens(self.store, actor=self.actor, clock=self.clock)
         self.outcomes = Outcomes(self.store, clock=self.clock)
         self.alerts = Alerts(self.store, clock=self.clock)
@@ -91,6 +91,15 @@ class Platform:
     def _resolve_arm(self, ref: str) -> Arm:
         version = self.registry.get(ModelRef.parse(ref))
         return Arm(version.name, version.version)
+
+    def _admit(self, deployment: str, arm: Arm) -> None:
+        """Refuse a model that lacks a passing result of a gate the policy requires."""
+        try:
+            policy = self.policies.get(deployment)
+        except PolicyNotFoundError:
+            return
+        if policy.required_gates:
+            check_gates(self.registry, arm.ref, policy.required_gates)
 
     def audit_entries(self, *, subject: str | None = None, action: str | None = None,
                       limit: int | None = 100) -> list[AuditEntry]:

@@ -93,3 +93,18 @@ def test_status_shows_live_figures_from_a_running_server(home: Path) -> None:
     assert doc["serving_revision"] == 1 and doc["live_error"] is None
     (arm,) = doc["live"]["live"].values()
     assert arm["requests"] == 5 and arm["model"] == "m:1" and arm["p99_ms"] > 0
+
+
+def test_deploy_refuses_an_ungated_version_when_the_policy_requires_gates(
+        home: Path, tmp_path: Path) -> None:
+    assert steady(home, "deploy", "fraud", "m:1").exit_code == 0
+    policy = tmp_path / "p.yaml"
+    policy.write_text("deployment: fraud\nrequired_gates: [model-quality]\n")
+    assert steady(home, "policy", "apply", str(policy)).exit_code == 0
+    refused = steady(home, "deploy", "fraud", "m:2", "--canary", "10")
+    assert refused.exit_code == 1
+    assert "Model m:2 has no passing gate 'model-quality'" in refused.stderr
+    assert "deploy with --force" in refused.stderr
+    forced = steady(home, "deploy", "fraud", "m:2", "--canary", "10", "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.stdout)["candidate"]["ref"] == "m:2"

@@ -25,11 +25,15 @@ def deploy(ctx: typer.Context,
            blue_green: bool = typer.Option(False, "--blue-green",
                                            help="Load and warm as a candidate; switch on "
                                                 "`steady promote`."),
+           force: bool = typer.Option(False, "--force",
+                                      help="Deploy even without the passing gates the "
+                                           "deployment's policy requires (audited)."),
            as_json: bool = json_option) -> None:
     """Serve MODEL_REF on DEPLOYMENT: the stable model, or a candidate beside it."""
     with open_from(ctx) as platform:
         revision = platform.deployments.deploy(deployment, model_ref, canary=canary,
-                                               shadow=shadow, blue_green=blue_green)
+                                               shadow=shadow, blue_green=blue_green,
+                                               force=force)
     show_revision(revision, as_json)
 
 

@@ -127,6 +127,8 @@ def summary(policy: Policy) -> list[str]:
         lines.append("canary: steps " + " -> ".join(f"{s:g}%" for s in c.steps)
                      + f", {c.min_samples} samples and {seconds_text(c.min_duration_s)} per step")
     lines.append("may: " + (", ".join(_actions(policy)) or "nothing on its own"))
+    if policy.required_gates:
+        lines.append("deploys need passing gates: " + ", ".join(policy.required_gates))
     return lines
 
 

@@ -22,6 +22,9 @@ from steadyml.store.engine import MetadataStore
 # Resolves a model reference (`churn:3`, `churn@champion`) to the arm it names; the layer
 # above passes the registry's resolver in.
 ModelResolver = Callable[[str], Arm]
+# Raises if the model may not be deployed on the deployment (e.g. a gate its policy requires
+# has not passed); the layer above passes it in.
+Admission = Callable[[str, Arm], None]
 
 MAX_REVISION = 2**31 - 1
 
@@ -30,16 +33,21 @@ class Deployments:
     """Named endpoints and their revisions."""
 
     def __init__(self, store: MetadataStore, resolve: ModelResolver, *, actor: str,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, admit: Admission | None = None) -> None:
         self.store = store
         self.resolve = resolve
+        self.admit = admit
         self.actor = actor
         self.clock = clock or SystemClock()
 
     def deploy(self, name: str, model_ref: str, *, canary: float | None = None,
                shadow: bool = False, blue_green: bool = False,
-               config: DeploymentConfig | None = None, note: str = "") -> Revision:
-        """Serve `model_ref` on `name`: as the stable arm, or as a candidate beside it."""
+               config: DeploymentConfig | None = None, note: str = "",
+               force: bool = False) -> Revision:
+        """Serve `model_ref` on `name`: as the stable arm, or as a candidate beside it.
+
+        `force` skips the admission check (required gates); the audit entry says so.
+        """
         check_name(name, "deployment")
         modes = [m for m, on in ((Mode.CANARY, canary is not None), (Mode.SHADOW, shadow),
                                  (Mode.BLUE_GREEN, blue_green)) if on]
@@ -48,6 +56,12 @@ class Deployments:
         if canary is not None and not 0 < canary <= 100:
             raise InvalidInputError(f"--canary takes a percentage in (0, 100], got {canary}.")
         arm = self.resolve(model_ref)
+        evidence = None
+        if self.admit is not None:
+            if force:
+                evidence = {"forced": "deployed with --force: admission checks skipped"}
+            else:
+                self.admit(name, arm)
         now = self.clock.now_ms()
         with self.store.write() as conn:
             before = rv.current(conn, name, lock=True)
@@ -71,7 +85,8 @@ class Deployments:
                 fields = {"reason": Reason.CANDIDATE, "stable": before.stable,
                           "candidate": arm, "mode": modes[0],
                           "weight": float(canary) if canary is not None else 0.0}
-            return self._append(conn, name, before, note=note, now=now, **fields)
+            return self._append(conn, name, before, note=note, now=now, evidence=evidence,
+                                **fields)
 
     def set_weight(self, name: str, weight: float, *, note: str = "",
                    if_revision: int | None = None,

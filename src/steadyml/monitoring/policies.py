@@ -180,6 +180,7 @@ _Interval = Annotated[float, _checked(_seconds, lambda x: x > 0, "greater than 0
 _Delay = Annotated[float, _checked(_seconds, lambda x: x >= 0, "at least 0")]
 _Flag = Annotated[bool, BeforeValidator(_typed(bool, "true or false"))]
 _Name = Annotated[str, BeforeValidator(lambda value: check_name(_string(value), "deployment"))]
+_GateName = Annotated[str, BeforeValidator(lambda value: check_name(_string(value), "gate"))]
 _Webhook = Annotated[str, _checked(_string, re.compile(
     r"https?://(\[[0-9A-Fa-f:.]+\]|[^\s/?#:@\[\]]+)(:\d{1,5})?([/?#]\S*)?").fullmatch,
     "an http(s) URL such as http://127.0.0.1:9000/hook")]
@@ -375,6 +376,9 @@ class Policy(_Section):
     canary: CanaryPolicy | None = None
     actions: Actions = Field(default_factory=Actions)
     business_metric: _Entrypoint | None = None
+    # Gates a model version must have passed (its newest result) before it may be deployed
+    # here, e.g. [data-quality, model-quality]; `steady deploy --force` overrides, audited.
+    required_gates: tuple[_GateName, ...] = ()
 
     @model_validator(mode="after")
     def _check_across_sections(self) -> Policy:

@@ -47,6 +47,8 @@ class DeployBody(BaseModel):
     canary: float | None = Field(None, gt=0, le=100, description="Candidate traffic %")
     shadow: bool = False
     blue_green: bool = False
+    force: bool = Field(False, description="Deploy without the gates the policy requires "
+                                           "(audited)")
     note: str = ""
 
 
@@ -139,7 +141,7 @@ def create_admin(platform: PlatformLike, *, live: Any = None,
         """Serve a model on a deployment: stable, or a canary / shadow / blue-green candidate."""
         return platform.deployments.deploy(name, body.model, canary=body.canary,
                                            shadow=body.shadow, blue_green=body.blue_green,
-                                           note=body.note).to_dict()
+                                           note=body.note, force=body.force).to_dict()
 
     @api.post("/api/v1/deployments/{name}/promote", tags=["deployments"])
     def promote(name: str, body: NoteBody | None = None,
