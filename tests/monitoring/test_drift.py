@@ -89,6 +89,11 @@ def test_a_small_window_is_not_enough_samples_not_an_alarm(
     assert "not enough samples" in report.feature("num_3").reason
     empty = compute_drift(Reference.from_table(reference_frame), frame(0, 5))
     assert empty.flagged == [] and empty.rows == 0
+    # An idle window with no columns at all (no traffic, nothing logged) is not a schema alarm.
+    idle = compute_drift(Reference.from_table(reference_frame), pa.table({}))
+    assert idle.flagged == [] and not idle.enough_samples
+    assert {f.kind for f in idle.features} <= {"missing", "numeric", "categorical"}
+    assert all("not enough samples" in f.reason for f in idle.features)
 
 
 def test_a_column_whose_type_changed_upstream_is_flagged_not_crashed_on(
@@ -185,3 +190,45 @@ def test_a_duckdb_relation_streams_through(reference_frame: pd.DataFrame) -> Non
     report = compute_drift(Reference.from_table(reference_frame),
                            con.sql("SELECT * FROM window_t"))
     assert report.flagged == SHIFTED and report.rows == 30_000
+
+
+def test_pandas_and_arrow_inputs_give_the_same_report(reference_frame: pd.DataFrame) -> None:
+    def odd_columns(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.copy()
+        df.loc[df.index[::7], "num_2"] = np.nan
+        df.loc[df.index[::11], "num_0"] = np.inf
+        df["cat_a"] = df["cat_a"].astype("category")
+        df["cat_b"] = df["cat_b"].astype(object)
+        df["flag"] = df["count"] > 2
+        return df
+
+    ref, cur = odd_columns(reference_frame), odd_columns(frame(30_000, 2, shift=True))
+    as_arrow = [pa.Table.from_pandas(df, preserve_index=False) for df in (ref, cur)]
+    from_pandas = compute_drift(Reference.from_table(ref), cur).to_dict()
+    from_arrow = compute_drift(Reference.from_table(as_arrow[0]), as_arrow[1]).to_dict()
+    assert from_pandas == from_arrow
+    assert from_pandas["flagged"] == SHIFTED
+    assert {f["name"]: f["kind"] for f in from_pandas["features"]}["flag"] == "categorical"
+
+
+def test_a_large_window_imports_nothing_from_scipy() -> None:
+    """Large samples take their p-values from numpy (importing scipy.stats costs ~1 s)."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import sys
+        import numpy as np
+        import pandas as pd
+        from steadyml.monitoring import Reference, compute_drift
+        rng = np.random.default_rng(0)
+        n = 250_000
+        def window(shift):
+            return pd.DataFrame({"a": rng.normal(shift, 1, n), "b": rng.normal(0, 1, n),
+                                 "c": rng.choice(["x", "y", "z"], n)})
+        report = compute_drift(Reference.from_table(window(0.0)), window(0.2))
+        print(report.flagged, sorted({m.split(".")[0] for m in sys.modules} & {"scipy"}))
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["['a']", "[]"]

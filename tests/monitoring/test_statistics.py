@@ -36,7 +36,9 @@ def test_js_distance_matches_scipy_base_2() -> None:
 
 
 @pytest.mark.parametrize(("n", "m", "discrete"), [(1000, 700, False), (5000, 3000, True),
-                                                  (40_000, 25_000, False), (1, 1, False)])
+                                                  (40_000, 25_000, False), (1, 1, False),
+                                                  (1000, 3000, False), (2000, 2000, True),
+                                                  (30_000, 30_000, False)])
 def test_ks_and_wasserstein_match_scipy(n: int, m: int, discrete: bool) -> None:
     rng = np.random.default_rng(n)
     a = rng.normal(0, 1, n)
@@ -122,3 +124,50 @@ def test_sketch_and_binned_statistics_stay_close_to_the_exact_ones() -> None:
     cur_cdf = np.searchsorted(cur, grid, side="right") / len(cur)
     ks_b, w_b = st.binned_ks_wasserstein(grid, grid_cdf, cur_cdf, cur[0], cur[-1])
     assert abs(ks_b - ks) < 2e-3 and w_b == pytest.approx(w, rel=0.05)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hs.lists(hs.one_of(hs.integers(-6, 6).map(float), hs.floats(-3, 3)), min_size=1,
+                max_size=150),
+       hs.lists(hs.one_of(hs.integers(-6, 6).map(float), hs.floats(-3, 3)), min_size=1,
+                max_size=150),
+       hs.integers(1, 9))
+def test_ks_blocks_never_miss_the_largest_gap(a: list[float], b: list[float],
+                                              block: int) -> None:
+    x, y = np.sort(np.array(a)), np.sort(np.array(b))
+    assert st.ks_statistic(x, y, block=block) == pytest.approx(
+        stats.ks_2samp(x, y).statistic, abs=1e-12)
+    assert st.wasserstein_sorted(x, y) == pytest.approx(stats.wasserstein_distance(x, y),
+                                                        rel=1e-9, abs=1e-12)
+
+
+def test_kolmogorov_sf_matches_scipy_special() -> None:
+    from scipy import special
+
+    for x in np.linspace(0.01, 6, 600):
+        assert st.kolmogorov_sf(x) == pytest.approx(special.kolmogorov(x), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [150, 20_000, 100_001, 500_000, 2_500_000])
+def test_kstwo_sf_matches_scipy(n: int) -> None:
+    for d in np.geomspace(0.3 / n, 0.99, 60):
+        if n == 500_000 and n * d * d >= 2.2:  # scipy's Smirnov sum: half a second a call
+            continue
+        expected = float(stats.kstwo.sf(d, n))
+        assert st.kstwo_sf(d, n) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+def test_large_sample_pvalues_need_no_durbin_matrix() -> None:
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(0, 1, 400_000), rng.normal(0.004, 1, 300_000)
+    ks, _ = st.ks_wasserstein(np.sort(a), np.sort(b))
+    assert st.ks_pvalue(ks, len(a), len(b)) == pytest.approx(stats.ks_2samp(a, b).pvalue,
+                                                             rel=1e-9)
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 7, 30, 101, 1000, 4999])
+def test_chi2_sf_matches_scipy(dof: int) -> None:
+    for x in np.geomspace(1e-3, 20 * dof + 100, 80):
+        expected = stats.chi2.sf(x, dof)
+        if expected > 1e-280:
+            assert st.chi2_sf(x, dof) == pytest.approx(expected, rel=1e-9)

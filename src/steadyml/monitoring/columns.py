@@ -55,12 +55,29 @@ def to_arrow(data: Any) -> pa.Table:
     if "duckdb" in module and hasattr(data, "to_arrow_table"):  # a DuckDB relation
         return data.to_arrow_table()
     if module.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return _from_pandas(data)
     if isinstance(data, dict):
         return pa.table(data)
     raise UnsupportedDataError(
         f"Cannot compare data of type {type(data).__name__}; give a pandas DataFrame, a "
         "pyarrow Table or RecordBatch, a DuckDB relation, or an iterable of those.")
+
+
+def _from_pandas(frame: Any) -> pa.Table:
+    """Return a DataFrame as an Arrow table, its numpy numeric columns without a copy.
+
+    `pa.Table.from_pandas` scans every float column for NaN to make nulls, a pass over all the
+    data; here a NaN stays a value, which `numeric_values` reads as missing all the same.
+    """
+    names = list(frame.columns)
+    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    numeric = {n for n in names if isinstance(frame[n].dtype, np.dtype)
+               and frame[n].dtype.kind in "iuf"}
+    rest = pa.Table.from_pandas(frame[[n for n in names if n not in numeric]],
+                                preserve_index=False)
+    return pa.table({n: pa.array(frame[n].to_numpy()) if n in numeric else rest.column(n)
+                     for n in names})
 
 
 def batches(data: Any) -> Iterator[pa.Table]:
@@ -69,7 +86,10 @@ def batches(data: Any) -> Iterator[pa.Table]:
         for batch in data:
             yield pa.Table.from_batches([batch])
         return
-    if hasattr(data, "fetch_record_batch"):  # a DuckDB relation: stream, never load it all
+    if hasattr(data, "to_arrow_reader"):  # a DuckDB relation: stream, never load it all
+        yield from batches(data.to_arrow_reader(1_000_000))
+        return
+    if hasattr(data, "fetch_record_batch"):  # DuckDB before 1.4
         yield from batches(data.fetch_record_batch(1_000_000))
         return
     if isinstance(data, pa.Table | pa.RecordBatch | dict) or \
@@ -92,6 +112,13 @@ def numeric_values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
         column = column.chunk(0)
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def sorted_finite(values: np.ndarray) -> np.ndarray:
+    """Return the finite values in increasing order: one sort, NaN and ±inf cut off its ends."""
+    ordered = np.sort(values)  # NaN sorts last, after +inf
+    return ordered[np.searchsorted(ordered, -np.inf, side="right"):
+                   np.searchsorted(ordered, np.inf, side="left")]
 
 
 def categories(column: pa.ChunkedArray | pa.Array) -> Categories:

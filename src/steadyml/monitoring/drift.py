@@ -27,7 +27,14 @@ import pyarrow as pa
 
 from steadyml.core.errors import InvalidInputError
 from steadyml.monitoring import statistics as st
-from steadyml.monitoring.columns import Kind, arrow_kind, batches, categories, numeric_values
+from steadyml.monitoring.columns import (
+    Kind,
+    arrow_kind,
+    batches,
+    categories,
+    numeric_values,
+    sorted_finite,
+)
 from steadyml.monitoring.reference import (
     CategoricalReference,
     ColumnReference,
@@ -167,7 +174,7 @@ def compute_drift(reference: Reference, current: Any, *, rule: DriftRule | None 
                 work.append((acc, table.column(name)))
             list(pool.map(lambda job: job[0].add(job[1]), work))
         features = list(pool.map(
-            lambda name: _compare(name, columns[name], accs[name], changed, seen, rule),
+            lambda name: _compare(name, columns[name], accs[name], changed, seen, rule, rows),
             list(columns)))
     _decide(features, rule)
     return DriftReport(features, rows, reference.description, rule)
@@ -198,7 +205,7 @@ class _NumericWindow:
         self._count(values)
 
     def _count(self, values: np.ndarray) -> None:
-        finite = np.sort(values[np.isfinite(values)])
+        finite = sorted_finite(values)
         self.missing += len(values) - len(finite)
         if len(finite):
             self.minimum = min(self.minimum, float(finite[0]))
@@ -223,12 +230,17 @@ class _CategoricalWindow:
 
 
 def _compare(name: str, ref: ColumnReference, acc: _NumericWindow | _CategoricalWindow,
-             changed: Mapping[str, str], seen: set[str], rule: DriftRule) -> FeatureDrift:
+             changed: Mapping[str, str], seen: set[str], rule: DriftRule,
+             rows: int) -> FeatureDrift:
     null_ref = ref.missing / ref.total if ref.total else 0.0
     if name in changed or name not in seen:
+        kind = "type_changed" if name in changed else "missing"
+        if rows < rule.min_samples:  # an idle window is not evidence of a schema change
+            return FeatureDrift(name, kind, ref.count, 0, null_rate_ref=null_ref,
+                                judged=False, reason=f"not enough samples: {rows} rows in the "
+                                f"window, {rule.min_samples} needed")
         return FeatureDrift(
-            name, "type_changed" if name in changed else "missing", ref.count, 0,
-            null_rate_ref=null_ref, drifted=True, judged=True,
+            name, kind, ref.count, 0, null_rate_ref=null_ref, drifted=True, judged=True,
             reason=changed.get(name, "the column is missing from the window"))
     if isinstance(acc, _NumericWindow):
         assert isinstance(ref, NumericReference)
@@ -250,7 +262,7 @@ def _compare(name: str, ref: ColumnReference, acc: _NumericWindow | _Categorical
 def _compare_numeric(ref: NumericReference, acc: _NumericWindow) -> FeatureDrift:
     if acc.parts is not None:
         values = acc.parts[0] if len(acc.parts) == 1 else np.concatenate(acc.parts)
-        cur = np.sort(values[np.isfinite(values)])
+        cur = sorted_finite(values)
         acc.missing = len(values) - len(cur)
         m = len(cur)
         lt = np.searchsorted(cur, ref.bin_edges, side="left")

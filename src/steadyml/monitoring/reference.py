@@ -9,6 +9,7 @@ quantiles) and a fine quantile grid, and each categorical column its category co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from steadyml.monitoring.columns import (
     arrow_kind,
     categories,
     numeric_values,
+    sorted_finite,
     to_arrow,
 )
 
@@ -140,8 +142,7 @@ class Reference:
 
 
 def _numeric(name: str, values: np.ndarray, bins: int, grid_points: int) -> NumericReference:
-    finite = values[np.isfinite(values)]
-    ordered = np.sort(finite)
+    ordered = sorted_finite(values)
     n = len(ordered)
     if n == 0:
         empty = np.zeros(0)
@@ -153,8 +154,10 @@ def _numeric(name: str, values: np.ndarray, bins: int, grid_points: int) -> Nume
     counts = np.diff(np.concatenate(([0], cuts, [n])))
     grid = np.unique(quantiles(ordered, np.linspace(0, 1, grid_points + 1)))
     grid_cdf = np.searchsorted(ordered, grid, side="right") / n
-    return NumericReference(name, len(values), len(values) - n, float(ordered.mean()),
-                            float(ordered.std(ddof=1)) if n > 1 else 0.0, inner, counts, grid,
+    mean = float(ordered.mean())
+    centered = ordered - mean
+    std = math.sqrt(float(np.dot(centered, centered)) / (n - 1)) if n > 1 else 0.0
+    return NumericReference(name, len(values), len(values) - n, mean, std, inner, counts, grid,
                             grid_cdf, float(ordered[0]), float(ordered[-1]), ordered,
                             steps=_is_staircase(grid, grid_points + 1))
 

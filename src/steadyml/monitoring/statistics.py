@@ -1,7 +1,9 @@
 """Drift statistics as pure numpy functions: the definitions the drift checks are built on.
 
 Counts are (bins × columns) matrices wherever several columns share one computation. The exact
-two-sample kernels take sorted, finite samples and make one merge pass over both.
+two-sample kernels take sorted, finite samples and never merge them. The p-values are scipy's,
+computed here from the same formulas in numpy for large samples (importing `scipy.stats`
+costs about a second); small or unusual ones still come from scipy, imported on first use.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 PSI_EPS = 1e-4  # added to every bin's share so that an empty bin gives a large, finite PSI
 KS_EXACT_MAX_N = 10_000  # below this, the KS p-value is scipy's exact one (as ks_2samp 'auto')
 KS_TINY_P = 1e-6  # below this, the limiting distribution: scipy's finite-n one takes ~0.5 s
+KS_BLOCK = 64  # current values per block of the KS search
 
 
 def proportions(counts: np.ndarray) -> np.ndarray:
@@ -48,51 +51,234 @@ def js_distance(ref_counts: np.ndarray, cur_counts: np.ndarray) -> np.ndarray:
 def ks_wasserstein(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> tuple[float, float]:
     """Return the two-sample KS statistic and the Wasserstein-1 distance, exactly.
 
-    Both samples sorted and finite. One stable merge of the two sorted runs (linear time) gives
-    both empirical CDFs at every distinct value: KS is their largest gap, Wasserstein the area
-    between them (as `scipy.stats.ks_2samp` and `scipy.stats.wasserstein_distance`).
+    Both samples sorted and finite; the values are those of `scipy.stats.ks_2samp` and
+    `scipy.stats.wasserstein_distance`, without merging the two samples (see `ks_statistic`
+    and `wasserstein_sorted`).
+    """
+    if len(ref_sorted) == 0 or len(cur_sorted) == 0:
+        return math.nan, math.nan
+    return ks_statistic(ref_sorted, cur_sorted), wasserstein_sorted(ref_sorted, cur_sorted)
+
+
+def ks_statistic(ref_sorted: np.ndarray, cur_sorted: np.ndarray, *,
+                 block: int = KS_BLOCK) -> float:
+    """Return the two-sample KS statistic of two sorted, finite samples, exactly.
+
+    The largest gap between the empirical CDFs is found at a current value: just at it (the
+    last of a run of equal values) or just before it (the first of the run), with the share of
+    the reference at or below (or below) it found by binary search. Evaluating every current
+    value costs one search each; instead the values go in blocks of `block`, the ends of each
+    block bound every gap inside it, and only blocks whose bound reaches the largest gap known
+    are searched value by value: usually a few per cent of them.
     """
     n, m = len(ref_sorted), len(cur_sorted)
     if n == 0 or m == 0:
-        return math.nan, math.nan
-    values = np.concatenate((ref_sorted, cur_sorted))
-    order = np.argsort(values, kind="stable")  # timsort: two runs, one merge
-    merged = values[order]
-    cur_seen = np.cumsum((order >= n).view(np.int8), dtype=np.int64)
-    ref_seen = np.arange(1, n + m + 1, dtype=np.int64)
-    ref_seen -= cur_seen
-    distinct = merged[1:] != merged[:-1]
-    if not distinct.all():  # ties: the CDFs step at the last of each run of equal values
-        last = np.append(distinct, True)
-        cur_seen, ref_seen, merged = cur_seen[last], ref_seen[last], merged[last]
-    gap = ref_seen / n
-    gap -= cur_seen / m
-    np.abs(gap, out=gap)
-    return float(gap.max()), float(np.dot(gap[:-1], np.diff(merged)))
+        return math.nan
+    first = np.arange(0, m, block)
+    last = np.minimum(first + block, m) - 1
+    below = np.searchsorted(ref_sorted, cur_sorted[first], side="left")
+    at_or_below = np.searchsorted(ref_sorted, cur_sorted[last], side="right")
+    # Inside a block every gap F_ref − F_cur lies in [below/n − (last+1)/m, at_or_below/n −
+    # first/m]; the same division and subtraction in floats keep that order.
+    bound = np.maximum(at_or_below / n - first / m, (last + 1) / m - below / n)
+    top = int(np.argmax(bound))  # most likely to hold the largest gap: it sets the bar
+    known = _ks_gaps(ref_sorted, cur_sorted, np.arange(first[top], last[top] + 1))
+    open_blocks = np.flatnonzero(bound >= known)
+    rows = (open_blocks[:, None] * block + np.arange(block)).ravel()
+    return max(known, _ks_gaps(ref_sorted, cur_sorted, rows[rows < m]))
+
+
+def _ks_gaps(ref_sorted: np.ndarray, cur_sorted: np.ndarray, rows: np.ndarray) -> float:
+    """Return the largest CDF gap just at and just before the current values at `rows`."""
+    if len(rows) == 0:
+        return 0.0
+    n, m = len(ref_sorted), len(cur_sorted)
+    values = cur_sorted[rows]
+    # Only the last of a run of equal values is the CDF's value there, only the first its
+    # limit from the left.
+    is_last = rows == m - 1
+    is_last[~is_last] = cur_sorted[rows[~is_last] + 1] != values[~is_last]
+    is_first = rows == 0
+    is_first[~is_first] = cur_sorted[rows[~is_first] - 1] != values[~is_first]
+    gap = 0.0
+    if is_last.any():
+        at = np.searchsorted(ref_sorted, values[is_last], side="right") / n
+        at -= (rows[is_last] + 1) / m
+        gap = float(np.abs(at).max())
+    if is_first.any():
+        before = np.searchsorted(ref_sorted, values[is_first], side="left") / n
+        before -= rows[is_first] / m
+        gap = max(gap, float(np.abs(before).max()))
+    return gap
+
+
+def wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
+    """Return the Wasserstein-1 distance of two sorted samples, exactly.
+
+    ∫|Q_ref(p) − Q_cur(p)| dp over the two quantile functions, steps of 1/n and 1/m: every
+    step of the finer one meets at most two steps of the coarser, found by integer arithmetic,
+    so nothing is merged or searched. Equal to ∫|F_ref − F_cur| dx (as scipy computes it).
+    """
+    coarse, fine = sorted((ref_sorted, cur_sorted), key=len)
+    n, m = len(coarse), len(fine)
+    if n == 0:
+        return math.nan
+    if m % n == 0:  # each fine step lies inside one coarse step: no weights needed
+        gap = np.repeat(coarse, m // n)
+        np.subtract(fine, gap, out=gap)
+        return float(np.abs(gap, out=gap).sum()) / m
+    # In units of 1/(n·m): the fine step j spans [j·n, j·n + n), the coarse step i [i·m, i·m + m).
+    # In place where it can be: a fresh array of a million values costs as much as a pass.
+    start = np.arange(m, dtype=np.int64)
+    start *= n
+    step = start // m
+    inside = step + 1
+    inside *= m
+    inside -= start
+    del start
+    np.minimum(inside, n, out=inside)  # the part of fine step j inside coarse step `step`
+    weight = inside.astype(np.float64)
+    del inside
+    gap = coarse.take(step)
+    np.subtract(fine, gap, out=gap)
+    total = float(np.dot(np.abs(gap, out=gap), weight))
+    weight -= n  # minus the part inside coarse step `step` + 1
+    if weight.any():
+        step += 1
+        np.minimum(step, n - 1, out=step)
+        coarse.take(step, out=gap)
+        np.subtract(fine, gap, out=gap)
+        total -= float(np.dot(np.abs(gap, out=gap), weight))
+    return total / n / m
 
 
 def ks_pvalue(statistic: float, n: int, m: int, ref_sorted: np.ndarray | None = None,
               cur_sorted: np.ndarray | None = None) -> float:
     """Return the two-sided KS p-value as `scipy.stats.ks_2samp(method='auto')` does.
 
-    Exact for small samples (when they are given), else Smirnov's asymptotic distribution.
-    A p-value under `KS_TINY_P` comes from the limiting Kolmogorov distribution instead: there
-    scipy's finite-n tail takes about half a second per column, and both are far below any
-    significance level (near 1e-6 they agree within 1 %; deep in the tail only the order of
-    magnitude is meaningful).
+    Exact for small samples (when they are given; from scipy), else Smirnov's asymptotic
+    distribution (`kstwo_sf`). A p-value under `KS_TINY_P` comes from the limiting Kolmogorov
+    distribution instead: there scipy's finite-n tail takes about half a second per column,
+    and both are far below any significance level (near 1e-6 they agree within 1 %; deep in
+    the tail only the order of magnitude is meaningful).
     """
-    from scipy import stats
-
     if math.isnan(statistic) or n == 0 or m == 0:
         return math.nan
     if max(n, m) <= KS_EXACT_MAX_N and ref_sorted is not None and cur_sorted is not None:
+        from scipy import stats
+
         return float(stats.ks_2samp(ref_sorted, cur_sorted).pvalue)
     big, small = max(n, m), min(n, m)
-    en = big * small / (big + small)
-    limit = float(stats.kstwobign.sf(statistic * math.sqrt(np.round(en))))
+    en = int(np.round(big * small / (big + small)))
+    limit = kolmogorov_sf(statistic * math.sqrt(en))
     if limit < KS_TINY_P:
         return limit
-    return float(np.clip(stats.kstwo.sf(statistic, np.round(en)), 0.0, 1.0))
+    return kstwo_sf(statistic, en)
+
+
+def kolmogorov_sf(x: float) -> float:
+    """Return P(K > x) for Kolmogorov's limiting distribution (`scipy.special.kolmogorov`)."""
+    if math.isnan(x):
+        return math.nan
+    if x <= 0:
+        return 1.0
+    if x < 1:  # the theta-function form converges fast for small x
+        k = np.arange(1, 9)
+        cdf = math.sqrt(2 * math.pi) / x * np.exp(-((2 * k - 1) * math.pi / x) ** 2 / 8).sum()
+        return float(1.0 - cdf)
+    k = np.arange(1, 13)
+    return float(min(1.0, 2 * (np.where(k % 2, 1.0, -1.0) * np.exp(-2 * (k * x) ** 2)).sum()))
+
+
+def kstwo_sf(d: float, n: int) -> float:
+    """Return P(D_n ≥ d) for the KS statistic of n samples, as `scipy.stats.kstwo.sf`.
+
+    The branches of scipy's `_kolmogn` (Simard & L'Ecuyer 2011) for n > 140; its Durbin-matrix
+    branch (n ≤ 100,000 with n·d^1.5 ≤ 1.4), small n and the one-sided Smirnov tail call scipy.
+    """
+    t = n * d
+    if d >= 1.0:
+        return 0.0
+    if t <= 0.5:
+        return 1.0
+    if n <= 140:
+        return _scipy_kstwo_sf(d, n)
+    if t <= 1.0:  # Ruben-Gambino: 1 − n!/n^n · (2t − 1)^n, and n!/n^n < 1e-59 here
+        return 1.0
+    if t >= n - 1:
+        return float(np.clip(2 * (1.0 - d) ** n, 0.0, 1.0))
+    nd2 = t * d
+    if d < 0.5 and nd2 >= 370.0:
+        return 0.0
+    if d >= 0.5 or nd2 >= 2.2:
+        from scipy import special
+
+        return float(np.clip(2 * special.smirnov(n, d), 0.0, 1.0))
+    if n <= 100_000 and n * d ** 1.5 <= 1.4:
+        return _scipy_kstwo_sf(d, n)
+    return float(np.clip(1.0 - _pelz_good_cdf(n, d), 0.0, 1.0))
+
+
+def _scipy_kstwo_sf(d: float, n: int) -> float:
+    from scipy import stats
+
+    return float(np.clip(stats.kstwo.sf(d, n), 0.0, 1.0))
+
+
+def _pelz_good_cdf(n: int, x: float) -> float:
+    """Return the Pelz-Good approximation of P(D_n ≤ x), as scipy's `_kolmogn_PelzGood`."""
+    z = math.sqrt(n) * x
+    z2, z3, z4, z6 = z ** 2, z ** 3, z ** 4, z ** 6
+    qlog = -math.pi ** 2 / 8 / z2
+    if qlog < -708:
+        return 0.0
+    q = math.exp(qlog)
+    pi2, pi4, pi6 = math.pi ** 2, math.pi ** 4, math.pi ** 6
+    k1a, k1b = -z2, pi2 / 4
+    k2a, k2b, k2c = 6 * z6 + 2 * z4, (2 * z4 - 5 * z2) * pi2 / 4, pi4 * (1 - 2 * z2) / 16
+    k3d = pi6 * (5 - 30 * z2) / 64
+    k3c = pi4 * (-60 * z2 + 212 * z4) / 16
+    k3b = pi2 * (135 * z4 - 96 * z6) / 4
+    k3a = -30 * z6 - 90 * z ** 8
+    terms = np.zeros(4)
+    maxk = int(np.ceil(16 * z / np.pi))
+    for k in range(maxk, 0, -1):  # Horner over the odd integers 2k − 1
+        m2 = (2 * k - 1) ** 2
+        terms *= np.power(q, 8 * k)
+        terms += np.array([1.0, k1a + k1b * m2, k2a + k2b * m2 + k2c * m2 ** 2,
+                           k3a + k3b * m2 + k3c * m2 ** 2 + k3d * m2 ** 3])
+    terms *= q * math.sqrt(2 * math.pi)
+    terms /= np.array([z, 6 * z4, 72 * z ** 7, 6480 * z ** 10])
+    q = math.exp(-pi2 / 2 / z2)
+    ks = np.arange(maxk, 0, -1)
+    q_powers = q ** (ks ** 2)
+    terms[2] += np.sum(ks ** 2 * q_powers) * pi2 * math.sqrt(2 * math.pi) / (-36 * z3)
+    terms[3] += (np.sum((math.sqrt(3) * z + np.pi * ks) * (math.sqrt(3) * z - np.pi * ks)
+                        * ks ** 2 * q_powers) * pi2 * math.sqrt(2 * math.pi) / (216 * z6))
+    terms /= np.power(n * 1.0, np.arange(4) / 2.0)
+    return float(sum(terms))
+
+
+def chi2_sf(statistic: float, dof: int) -> float:
+    """Return P(χ² > statistic) for integer degrees of freedom (`scipy.stats.chi2.sf`).
+
+    Q(dof/2, x/2) in closed form: a finite sum of Poisson-like terms (plus erfc for odd dof),
+    each positive, summed from logarithms so that large dof and x neither overflow nor cancel.
+    """
+    if math.isnan(statistic):
+        return math.nan
+    if statistic <= 0:
+        return 1.0
+    y = statistic / 2
+    if dof % 2 == 0:  # e^{-y} Σ_{j<dof/2} y^j / j!
+        j = np.arange(dof // 2, dtype=np.float64)
+        log_terms = j * math.log(y) - y - np.concatenate(([0.0], np.cumsum(np.log(j[1:]))))
+        return float(min(1.0, np.exp(log_terms).sum()))
+    # erfc(√y) + e^{-y} Σ_{1≤j≤(dof−1)/2} y^{j−1/2} / Γ(j + 1/2)
+    j = np.arange(1, (dof - 1) // 2 + 1, dtype=np.float64)
+    log_gamma = math.lgamma(1.5) + np.concatenate(([0.0], np.cumsum(np.log(j[1:] - 0.5))))
+    log_terms = (j - 0.5) * math.log(y) - y - log_gamma
+    return float(min(1.0, math.erfc(math.sqrt(y)) + np.exp(log_terms).sum()))
 
 
 def chi2_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, float]:
@@ -100,8 +286,6 @@ def chi2_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, fl
 
     As `scipy.stats.chi2_contingency([ref, cur])`, after dropping categories empty in both.
     """
-    from scipy import stats
-
     table = np.vstack((ref_counts, cur_counts)).astype(np.float64)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
@@ -114,7 +298,7 @@ def chi2_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, fl
         magnitude = np.minimum(0.5, np.abs(expected - observed))
         observed = observed + direction * magnitude
     statistic = float(((observed - expected) ** 2 / expected).sum())
-    return statistic, float(stats.chi2.sf(statistic, dof))
+    return statistic, chi2_sf(statistic, dof)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
