@@ -227,6 +227,32 @@ actions:
     assert kinds[-1] == "skipped"
 
 
+def test_a_retrain_refused_as_busy_spends_neither_cooldown_nor_budget(
+        served: dict[str, Any]) -> None:
+    busy = "import sys; print('Target is busy'); sys.exit(75)"  # as `steady pipeline run`
+    apply(served, f"""
+deployment: cancer-api
+evaluate_every: 1s
+window: 1h
+min_samples: 50
+drift: {{reference: training, persistence: 1}}
+actions:
+  retrain: {{command: [{json.dumps(sys.executable)}, "-c", {json.dumps(busy)}],
+             cooldown: 1d, estimated_cost: 1, budget: 1}}
+""")
+    send(served, 200, shift=0.6)
+    controller = served["controller"]
+    assert controller.run_once(force=True)[-1].kind == "retrain"
+    wait_for(lambda: controller.recorder.retrains("cancer-api")[0]["status"] != "running")
+    (refused,) = controller.recorder.retrains("cancer-api")
+    assert refused["status"] == "busy" and refused["exit_code"] == 75
+    from steadyml.store.tables import drift_windows
+
+    with served["platform"].store.write() as conn:  # the next window
+        conn.execute(drift_windows.update().values(end_ms=0))
+    assert controller.run_once(force=True)[-1].kind == "retrain"  # not held by the cooldown
+
+
 def test_too_few_samples_is_not_an_alarm(served: dict[str, Any]) -> None:
     apply(served, """
 deployment: cancer-api

@@ -149,3 +149,37 @@ def test_a_name_that_is_not_a_pipeline(tmp_path: Path, write_file: WriteFile) ->
         load_pipeline(f"{tmp_path / 'nope.py'}:churn")
     missing_run = invoke(tmp_path / "home", "pipeline", "show", "0123456789abcdef")
     assert missing_run.exit_code == 1 and "steady pipeline list" in missing_run.stderr
+
+
+def test_run_and_rerun_on_ray(tmp_path: Path, churn_file: Path, ray_instance: None) -> None:
+    home, ref = tmp_path / "home", f"{churn_file}:churn"
+    ran = invoke(home, "pipeline", "run", ref, "--executor", "ray", "--json")
+    assert ran.exit_code == 0, ran.output
+    first = json.loads(ran.stdout)
+    assert [s["status"] for s in first["steps"]] == ["succeeded"] * 4
+    assert 0.5 < first["steps"][3]["metrics"]["auc"] <= 1.0
+
+    cached = json.loads(invoke(home, "pipeline", "run", ref, "--executor", "ray",
+                               "--json").stdout)
+    assert [s["status"] for s in cached["steps"]] == ["cached"] * 4
+    again = invoke(home, "pipeline", "rerun", first["run_id"], "--executor", "ray", "--json")
+    assert again.exit_code == 0, again.output
+    rerun = json.loads(again.stdout)
+    assert [s["outputs"] for s in rerun["steps"]] == [s["outputs"] for s in first["steps"]]
+
+    local = json.loads(invoke(home, "pipeline", "run", ref, "--no-cache", "--json").stdout)
+    assert [s["metrics"] for s in local["steps"]] == [s["metrics"] for s in first["steps"]]
+    assert local["steps"][1]["outputs"] == first["steps"][1]["outputs"]  # the same Parquet
+
+
+def test_the_ray_executor_without_ray_names_the_extra(tmp_path: Path, churn_file: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    result = invoke(home, "pipeline", "run", f"{churn_file}:churn", "--executor", "ray")
+    assert result.exit_code == 1
+    assert "The Ray executor needs Ray" in result.stderr
+    assert "pip install 'steadyml[ray]'" in result.stderr
+    address = invoke(home, "pipeline", "run", f"{churn_file}:churn", "--ray-address", "auto")
+    assert address.exit_code == 1 and "needs --executor ray" in address.stderr
+    assert json.loads(invoke(home, "pipeline", "list", "--json").stdout) == []

@@ -16,6 +16,7 @@ from steadyml.core.clock import FixedClock
 from steadyml.core.errors import InvalidInputError
 from steadyml.pipelines import (
     DataChecks,
+    Executor,
     GateFailedError,
     GateResult,
     Pipeline,
@@ -199,8 +200,9 @@ def with_reference(sqlite_platform: Platform) -> Platform:
     return sqlite_platform
 
 
-def test_a_failing_gate_stops_the_pipeline_before_training(with_reference: Platform) -> None:
-    pipelines = Pipelines(with_reference)
+def test_a_failing_gate_stops_the_pipeline_before_training(with_reference: Platform,
+                                                           executor: Executor) -> None:
+    pipelines = Pipelines(with_reference, executor=executor)
 
     with pytest.raises(StepFailedError) as raised:
         pipelines.run(churn(), {"corrupt": True})
@@ -218,8 +220,8 @@ def test_a_failing_gate_stops_the_pipeline_before_training(with_reference: Platf
 
 
 def test_a_passing_gate_lets_training_run_and_always_runs_again(
-        with_reference: Platform) -> None:
-    pipelines = Pipelines(with_reference)
+        with_reference: Platform, executor: Executor) -> None:
+    pipelines = Pipelines(with_reference, executor=executor)
     first = pipelines.run(churn())
     second = pipelines.run(churn())
 

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from steadyml import Platform
 from steadyml.core.errors import InvalidInputError
 from steadyml.pipelines import (
+    Executor,
     GateFailedError,
     GateRequiredError,
     GateResult,
@@ -173,8 +174,8 @@ PIPELINE = Pipeline("churn-model-gate", [train, GATE])
 
 
 def test_a_pipeline_gate_compares_with_the_champion_and_stops_on_failure(
-        with_champion: Platform) -> None:
-    pipelines = Pipelines(with_champion)
+        with_champion: Platform, executor: Executor) -> None:
+    pipelines = Pipelines(with_champion, executor=executor)
     passed = pipelines.run(PIPELINE, {"columns": FEATURES})
     result = pipelines.load_output(passed.run_id, "model_gate")
     assert result["passed"] and result["context"]["against"] == "churn:1"
@@ -189,7 +190,7 @@ def test_a_pipeline_gate_compares_with_the_champion_and_stops_on_failure(
 
 
 def test_gate_results_are_recorded_on_the_version_and_required(
-        with_champion: Platform) -> None:
+        with_champion: Platform, executor: Executor) -> None:
     registry = with_champion.registry
     candidate = registry.register("churn", STRONG, input_example=TRAIN[FEATURES])
     with pytest.raises(GateRequiredError, match="Model churn:2 has no passing gate "
@@ -205,7 +206,7 @@ def test_gate_results_are_recorded_on_the_version_and_required(
     with pytest.raises(GateRequiredError, match="latest result failed.*roc_auc metric_min"):
         check_gates(registry, "churn:2", ["model-quality"])
 
-    run = Pipelines(with_champion).run(PIPELINE, {"columns": FEATURES})
+    run = Pipelines(with_champion, executor=executor).run(PIPELINE, {"columns": FEATURES})
     passing = Pipelines(with_champion).load_output(run.run_id, "model_gate")
     record = registry.record_gate("churn:2", passing, run_id=run.run_id)
     check_gates(with_champion, "churn:2", ["model-quality"])  # the newest result passed

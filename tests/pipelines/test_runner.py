@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from pipeline_files import CHURN
 from steadyml import Platform
 from steadyml.core.errors import ArtifactCorruptError
 from steadyml.pipelines import (
+    Executor,
+    LocalExecutor,
     Pipeline,
     PipelineRun,
     Pipelines,
@@ -35,9 +38,10 @@ def digests(run: PipelineRun) -> dict[str, str]:
     return {name: v.digest for s in run.steps for name, v in s.outputs.items()}
 
 
-def test_a_run_records_every_step(platform: Platform, churn_file: Path) -> None:
+def test_a_run_records_every_step(platform: Platform, churn_file: Path,
+                                  executor: Executor) -> None:
     pipeline, source = load_pipeline(f"{churn_file}:churn")
-    pipelines = Pipelines(platform)
+    pipelines = Pipelines(platform, executor=executor)
     run = pipelines.run(pipeline, texts={"n_estimators": "12"}, source=source)
 
     assert run.status == "FINISHED" and run.pipeline == "churn-retrain"
@@ -80,9 +84,10 @@ def test_a_run_records_every_step(platform: Platform, churn_file: Path) -> None:
     assert pipelines.get(run.run_id[:10]).run_id == run.run_id
 
 
-def test_an_unchanged_run_reuses_every_step(platform: Platform, churn_file: Path) -> None:
+def test_an_unchanged_run_reuses_every_step(platform: Platform, churn_file: Path,
+                                            executor: Executor) -> None:
     pipeline, _ = load_pipeline(f"{churn_file}:churn")
-    pipelines = Pipelines(platform)
+    pipelines = Pipelines(platform, executor=executor)
     first = pipelines.run(pipeline)
     second = pipelines.run(pipeline)
     assert set(statuses(second).values()) == {"cached"}
@@ -102,10 +107,10 @@ def test_an_unchanged_run_reuses_every_step(platform: Platform, churn_file: Path
     assert digests(forced) == digests(first)  # deterministic steps: the same bytes
 
 
-def test_a_param_change_reruns_only_the_steps_it_reaches(sqlite_platform: Platform,
-                                                         churn_file: Path) -> None:
+def test_a_param_change_reruns_only_the_steps_it_reaches(
+        sqlite_platform: Platform, churn_file: Path, executor: Executor) -> None:
     pipeline, _ = load_pipeline(f"{churn_file}:churn")
-    pipelines = Pipelines(sqlite_platform)
+    pipelines = Pipelines(sqlite_platform, executor=executor)
     pipelines.run(pipeline)
     changed = pipelines.run(pipeline, {"n_estimators": 5})
     assert statuses(changed) == {"load": "cached", "split": "cached", "train": "succeeded",
@@ -115,9 +120,9 @@ def test_a_param_change_reruns_only_the_steps_it_reaches(sqlite_platform: Platfo
 
 
 def test_a_code_change_reruns_the_step_and_what_its_output_reaches(
-        sqlite_platform: Platform, write_file: WriteFile) -> None:
+        sqlite_platform: Platform, write_file: WriteFile, executor: Executor) -> None:
     path = write_file("churn.py", CHURN)
-    pipelines = Pipelines(sqlite_platform)
+    pipelines = Pipelines(sqlite_platform, executor=executor)
     first = pipelines.run(load_pipeline(f"{path}:churn")[0])
 
     write_file("churn.py", CHURN.replace("test_size=0.25", "test_size=0.3"))
@@ -146,9 +151,9 @@ FAILING = CHURN.replace(
 
 
 def test_a_failing_step_names_the_cause_keeps_its_logs_and_earlier_steps(
-        sqlite_platform: Platform, write_file: WriteFile) -> None:
+        sqlite_platform: Platform, write_file: WriteFile, executor: Executor) -> None:
     path = write_file("churn.py", FAILING)
-    pipelines = Pipelines(sqlite_platform)
+    pipelines = Pipelines(sqlite_platform, executor=executor)
     with pytest.raises(StepFailedError) as caught:
         pipelines.run(load_pipeline(f"{path}:churn")[0])
     error = caught.value
@@ -174,28 +179,29 @@ def test_a_failing_step_names_the_cause_keeps_its_logs_and_earlier_steps(
 
 
 def test_a_step_returning_the_wrong_number_of_outputs_fails_clearly(
-        sqlite_platform: Platform) -> None:
+        sqlite_platform: Platform, executor: Executor) -> None:
     @step(outputs=("a", "b"))
     def pair() -> tuple[int, int]:
         return 1  # type: ignore[return-value]
 
     with pytest.raises(StepFailedError, match="declares 2 outputs .* but returned a int"):
-        Pipelines(sqlite_platform).run(Pipeline("pairs", [pair]))
+        Pipelines(sqlite_platform, executor=executor).run(Pipeline("pairs", [pair]))
 
 
-def test_an_output_that_cannot_be_stored_fails_the_step(sqlite_platform: Platform) -> None:
+def test_an_output_that_cannot_be_stored_fails_the_step(sqlite_platform: Platform,
+                                                        executor: Executor) -> None:
     @step(outputs="scorer")
     def make_scorer():  # a lambda cannot be pickled
         return lambda x: x
 
     with pytest.raises(StepFailedError, match="failed at step 'make_scorer': cannot store its "
                                               "output: .*lambda"):
-        Pipelines(sqlite_platform).run(Pipeline("scorers", [make_scorer]))
+        Pipelines(sqlite_platform, executor=executor).run(Pipeline("scorers", [make_scorer]))
 
 
-def test_rerun_reproduces_the_model_and_its_metrics(sqlite_platform: Platform,
-                                                    churn_file: Path) -> None:
-    pipelines = Pipelines(sqlite_platform)
+def test_rerun_reproduces_the_model_and_its_metrics(
+        sqlite_platform: Platform, churn_file: Path, executor: Executor) -> None:
+    pipelines = Pipelines(sqlite_platform, executor=executor)
     pipeline, source = load_pipeline(f"{churn_file}:churn")
     original = pipelines.run(pipeline, {"n_estimators": 15, "learning_rate": 0.2},
                              source=source)
@@ -211,10 +217,10 @@ def test_rerun_reproduces_the_model_and_its_metrics(sqlite_platform: Platform,
     assert tracked[1].tags["steady.rerun_of"] == original.run_id
 
 
-def test_a_corrupt_output_is_never_loaded(sqlite_platform: Platform,
-                                          write_file: WriteFile) -> None:
+def test_a_corrupt_output_is_never_loaded(sqlite_platform: Platform, write_file: WriteFile,
+                                          executor: Executor) -> None:
     path = write_file("churn.py", CHURN)
-    pipelines = Pipelines(sqlite_platform)
+    pipelines = Pipelines(sqlite_platform, executor=executor)
     first = pipelines.run(load_pipeline(f"{path}:churn")[0])
     model = first.steps[2].outputs["model"].digest
     blob = Path(sqlite_platform.artifacts.path_of(model))
@@ -235,8 +241,57 @@ NUMBERS = Pipeline("numbers", [step(name="plus_one", outputs="n")(lambda start: 
                    params={"start": 1})
 
 
-def test_run_pipeline_from_python(sqlite_platform: Platform) -> None:
-    run = run_pipeline(NUMBERS, {"start": 41}, platform=sqlite_platform)
+def test_run_pipeline_from_python(sqlite_platform: Platform, executor: Executor) -> None:
+    run = run_pipeline(NUMBERS, {"start": 41}, platform=sqlite_platform,
+                       executor=executor)
     assert run.steps[0].status is StepStatus.SUCCEEDED
     assert Pipelines(sqlite_platform).load_output(run.run_id, "n") == 42
     assert run.source is not None and run.source.endswith("test_runner.py:NUMBERS")
+
+
+BOXES = '''
+import os
+
+from box_helpers import double  # a module beside the pipeline file
+
+from steadyml.pipelines import Pipeline, step
+
+
+class Box:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def boxed(value: int) -> Box:
+    return Box(double(value))
+
+
+@step(outputs=("box", "pid"))
+def make(start: int = 1):
+    print(f"boxing {start}")
+    return boxed(start), os.getpid()
+
+
+@step(outputs="total")
+def unbox(box: Box) -> int:
+    return box.value + 1
+
+
+boxes = Pipeline("boxes", [make, unbox])
+'''
+
+
+def test_a_file_s_classes_helpers_and_sibling_modules_run_on_the_executor(
+        sqlite_platform: Platform, write_file: WriteFile, executor: Executor) -> None:
+    write_file("box_helpers.py", "def double(value):\n    return 2 * value\n")
+    pipeline, source = load_pipeline(f"{write_file('boxes.py', BOXES)}:boxes")
+    pipelines = Pipelines(sqlite_platform, executor=executor)
+    run = pipelines.run(pipeline, {"start": 4}, source=source)
+
+    assert pipelines.load_output(run.run_id, "total") == 9
+    box = pipelines.load_output(run.run_id, "box")
+    assert type(box) is pipeline.steps[0].fn.__globals__["Box"] and box.value == 8
+    assert "boxing 4" in pipelines.step_logs(run.steps[0])
+    ran_here = pipelines.load_output(run.run_id, "pid") == os.getpid()
+    assert ran_here is isinstance(executor, LocalExecutor)
+

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from steadyml.cli.output import err_console
@@ -21,8 +22,10 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except SteadyError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from exc
+            # escape: a message naming an extra (pip install 'steadyml[ray]') is not markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(getattr(exc, "exit_code", 1)) from exc
 
 
 app = typer.Typer(

@@ -7,6 +7,7 @@ from steadyml.cli import (
     lineage,
     models,
     monitoring,
+    pipeline_schedules,
     pipelines,
     policies,
     runs,
@@ -15,5 +16,6 @@ from steadyml.cli import (
     tokens,
 )
 
-__all__ = ["controller", "demo", "deployments", "lineage", "models", "monitoring", "pipelines",
+__all__ = ["controller", "demo", "deployments", "lineage", "models", "monitoring",
+           "pipeline_schedules", "pipelines",
            "policies", "runs", "server", "skew", "tokens"]

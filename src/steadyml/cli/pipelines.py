@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from enum import StrEnum
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +24,8 @@ from steadyml.cli.output import (
 )
 from steadyml.core.errors import InvalidInputError
 from steadyml.pipelines import (
+    Executor,
+    LocalExecutor,
     PipelineRun,
     Pipelines,
     StepFailedError,
@@ -27,8 +33,24 @@ from steadyml.pipelines import (
     StepStatus,
     load_pipeline,
 )
+from steadyml.pipelines.ray_executor import RayExecutor, import_ray
+from steadyml.pipelines.triggers import Trigger, TriggerKind
 
 LOG_EXCERPT_LINES = 20
+
+
+class ExecutorKind(StrEnum):
+    LOCAL = "local"
+    RAY = "ray"
+
+
+executor_option = typer.Option(ExecutorKind.LOCAL, "--executor",
+                               help="Where steps run: in this process, or each as a Ray task "
+                                    "(needs Ray: pip install 'steadyml\\[ray]').")
+ray_address_option = typer.Option(None, "--ray-address", metavar="ADDRESS",
+                                  help="The Ray cluster for --executor ray, e.g. auto or "
+                                       "ray://head:10001 (default: $RAY_ADDRESS, else a local "
+                                       "Ray instance for this run).")
 
 pipeline_app = typer.Typer(no_args_is_help=True,
                            help="Run retraining pipelines, with cached steps, and inspect runs.")
@@ -44,14 +66,30 @@ def run(ctx: typer.Context,
                                              "annotation); repeatable."),
         no_cache: bool = typer.Option(False, "--no-cache",
                                       help="Execute every step, even unchanged ones."),
+        target: str = typer.Option(None, "--target",
+                                   help="What the run works on, e.g. the deployment it "
+                                        "retrains (default: the pipeline's target=, else its "
+                                        "name). One run per target at a time."),
+        trigger: TriggerKind = typer.Option(TriggerKind.MANUAL, "--trigger",
+                                            help="Why it runs, recorded with the run (drift: "
+                                                 "the controller's retrain command; reads "
+                                                 "$STEADY_DEPLOYMENT and "
+                                                 "$STEADY_DRIFTED_FEATURES)."),
+        wait: float = typer.Option(0.0, "--wait", min=0.0, metavar="SECONDS",
+                                   help="If the target is busy, queue up to SECONDS for it "
+                                        "(default: refuse at once)."),
+        executor: ExecutorKind = executor_option,
+        ray_address: str = ray_address_option,
         as_json: bool = json_option) -> None:
     """Run a pipeline as a tracked run; unchanged steps reuse their cached outputs."""
     texts = _parse_params(param or [])
     pipeline, source = load_pipeline(ref)
-    with open_from(ctx) as platform:
-        pipelines = Pipelines(platform)
+    with open_from(ctx) as platform, _executor(executor, ray_address) as chosen:
+        pipelines = Pipelines(platform, executor=chosen)
+        cause = Trigger.from_environment(trigger, os.environ, actor=platform.actor)
         try:
-            result = pipelines.run(pipeline, texts=texts, use_cache=not no_cache, source=source)
+            result = pipelines.run(pipeline, texts=texts, use_cache=not no_cache, source=source,
+                                   target=target, trigger=cause, wait_s=wait)
         except StepFailedError as exc:
             if isinstance(exc.result, PipelineRun):
                 _report_failure(pipelines, exc.result, as_json)
@@ -63,10 +101,12 @@ def run(ctx: typer.Context,
 def rerun(ctx: typer.Context, run_id: str = typer.Argument(..., help="A pipeline run id."),
           cache: bool = typer.Option(False, "--cache",
                                      help="Reuse cached steps (default: execute every step)."),
+          executor: ExecutorKind = executor_option,
+          ray_address: str = ray_address_option,
           as_json: bool = json_option) -> None:
     """Run a recorded pipeline run again with exactly its params and seed."""
-    with open_from(ctx) as platform:
-        pipelines = Pipelines(platform)
+    with open_from(ctx) as platform, _executor(executor, ray_address) as chosen:
+        pipelines = Pipelines(platform, executor=chosen)
         earlier = pipelines.get(run_id)
         try:
             result = pipelines.rerun(earlier.run_id, use_cache=cache)
@@ -135,6 +175,17 @@ def show(ctx: typer.Context, run_id: str = typer.Argument(..., help="A pipeline 
                         details))
     for name, text in logs.items():
         _print_log(name, text)
+
+
+def _executor(kind: ExecutorKind,
+              ray_address: str | None) -> contextlib.AbstractContextManager[Executor]:
+    """Return the executor to run steps on; a Ray instance it starts stops with the command."""
+    if kind is ExecutorKind.RAY:
+        import_ray()  # say that Ray is missing before anything is recorded
+        return RayExecutor(address=ray_address)
+    if ray_address:
+        raise InvalidInputError(f"--ray-address {ray_address} needs --executor ray.")
+    return contextlib.nullcontext(LocalExecutor())
 
 
 def _show_result(result: PipelineRun, as_json: bool) -> None:

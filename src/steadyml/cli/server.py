@@ -1,4 +1,5 @@
-"""`steady server`: serving, the admin API and, in a thread beside them, the controller."""
+"""`steady server`: serving, the admin API and, in threads beside them, the controller and the
+pipeline scheduler."""
 
 from __future__ import annotations
 
@@ -27,10 +28,14 @@ def server(ctx: typer.Context,
                                        help="Worker processes (each polls the store)."),
            no_controller: bool = typer.Option(False, "--no-controller",
                                               help="Serve only: do not enforce policies here "
-                                                   "(run `steady controller` elsewhere).")
+                                                   "(run `steady controller` elsewhere)."),
+           no_scheduler: bool = typer.Option(False, "--no-scheduler",
+                                             help="Do not start scheduled pipeline runs here "
+                                                  "(`steady pipeline schedule list`).")
            ) -> None:
     """Serve deployments (V2), the admin API (/docs), /metrics; run the policy controller."""
     from steadyml.control import Controller
+    from steadyml.pipelines import Scheduler
     from steadyml.serving.server import run
 
     def announce(text: str) -> None:
@@ -38,8 +43,15 @@ def server(ctx: typer.Context,
 
     settings = settings_of(ctx)
     controller: Controller | None = None
+    scheduler: Scheduler | None = None
     restore = _exit_on_sigterm()
     try:
+        if not no_scheduler:
+            scheduler = Scheduler(Platform(settings))
+            scheduler.start()
+            count = len(scheduler.schedules.list())
+            announce(f"scheduler running in this process: {count} pipeline schedule(s) "
+                     "(`steady pipeline schedule add` adds one)")
         if not no_controller:
             controller = Controller(Platform(settings))
             controller.start()
@@ -51,6 +63,9 @@ def server(ctx: typer.Context,
     except KeyboardInterrupt:
         pass  # Ctrl-C: uvicorn has already shut down gracefully
     finally:
+        if scheduler is not None:
+            scheduler.stop()  # runs it started go on, and release their targets when done
+            scheduler.platform.close()
         if controller is not None:
             controller.stop()
             controller.platform.close()

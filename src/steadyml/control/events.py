@@ -92,15 +92,17 @@ class Recorder:
     # --- retrains ---------------------------------------------------------------------------
 
     def last_retrain_ms(self, deployment: str) -> int | None:
+        """Return when the last retrain started (one refused as busy does not count)."""
         with self.platform.store.read() as conn:
             return conn.execute(sa.select(sa.func.max(retrains.c.started_ms)).where(
-                retrains.c.deployment == deployment)).scalar()
+                retrains.c.deployment == deployment, retrains.c.status != "busy")).scalar()
 
     def retrain_spend(self, deployment: str, since_ms: int) -> float:
+        """Return the estimated cost of the retrains since `since_ms` (busy ones cost nothing)."""
         with self.platform.store.read() as conn:
             return float(conn.execute(sa.select(sa.func.coalesce(
                 sa.func.sum(retrains.c.estimated_cost), 0.0)).where(
-                retrains.c.deployment == deployment,
+                retrains.c.deployment == deployment, retrains.c.status != "busy",
                 retrains.c.started_ms >= since_ms)).scalar())
 
     def start_retrain(self, deployment: str, command: Sequence[str], estimated_cost: float,
@@ -133,7 +135,7 @@ class Recorder:
         with self.platform.store.write() as conn:
             conn.execute(sa.update(retrains).where(retrains.c.id == retrain_id).values(
                 finished_ms=self.platform.clock.now_ms(), exit_code=code, output_tail=output,
-                status="succeeded" if code == 0 else "failed"))
+                status=_retrain_status(code)))
         (log.info if code == 0 else log.error)("retrain %s exited %s", retrain_id, code)
 
     def retrains(self, deployment: str | None = None) -> list[dict[str, Any]]:
@@ -143,3 +145,11 @@ class Recorder:
         with self.platform.store.read() as conn:
             return [{**r._asdict(), "command": json.loads(r.command)}
                     for r in conn.execute(query)]
+
+
+BUSY_EXIT_CODE = 75  # EX_TEMPFAIL: `steady pipeline run` found its target held by another run
+
+
+def _retrain_status(code: int) -> str:
+    """succeeded | busy (refused: another run of the target holds it) | failed."""
+    return {0: "succeeded", BUSY_EXIT_CODE: "busy"}.get(code, "failed")

@@ -2,8 +2,8 @@
 
 `execute_step` is the whole of a step's execution, with nothing that needs the platform, so
 an executor that runs steps elsewhere (a Ray task, a subprocess) calls the same function
-there and returns the same `StepOutcome`. The runner does everything else: caching,
-storing outputs, recording.
+there and returns the same `StepOutcome`, with the outputs encoded there (`encode_outputs`).
+The runner does everything else: caching, storing outputs, recording.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from steadyml.core.errors import InvalidInputError
 from steadyml.pipelines.steps import Step
+from steadyml.pipelines.values import ValueFormat, encode, type_name
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -35,15 +36,31 @@ class StepTask:
     seed: int
 
 
+@dataclass(frozen=True)
+class EncodedValue:
+    """An output encoded where its step ran, as the artifact store keeps it."""
+
+    data: bytes
+    format: ValueFormat
+    fingerprint: str
+    type: str
+
+
 @dataclass
 class StepOutcome:
-    """What running a step gave: one value per output, or the error; always its logs."""
+    """What running a step gave: one value per output, or the error; always its logs.
+
+    An executor that runs steps in another process hands back `encoded` outputs instead of
+    `values`: the store gets the encoding of the step's own objects (pickling an unpickled
+    copy can give other bytes), and the driver never unpickles what a step returned.
+    """
 
     values: tuple[Any, ...] | None
     metrics: dict[str, float] = field(default_factory=dict)
     logs: str = ""
     error: str | None = None
     duration_ms: float = 0.0
+    encoded: tuple[EncodedValue, ...] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -92,6 +109,11 @@ def execute_step(task: StepTask) -> StepOutcome:
         _metrics.reset(token)
     return StepOutcome(values=values, metrics=metrics, logs=buffer.getvalue(), error=error,
                        duration_ms=duration_ms)
+
+
+def encode_outputs(values: tuple[Any, ...]) -> tuple[EncodedValue, ...]:
+    """Encode a step's output values as the runner stores them (Parquet, JSON or pickle)."""
+    return tuple(EncodedValue(*encode(value), type_name(value)) for value in values)
 
 
 def log_metric(key: str, value: float) -> None:

@@ -23,9 +23,11 @@ class Pipeline:
 
     def __init__(self, name: str, steps: Sequence[Step | Callable[..., Any]], *,
                  params: Mapping[str, Any] | None = None, seed: int = 0,
-                 description: str = "") -> None:
+                 description: str = "", target: str | None = None) -> None:
         self.name = check_name(name, "pipeline")
         self.description = description
+        # What a run works on (e.g. the deployment it retrains): at most one run per target.
+        self.target = target or self.name
         self.steps: tuple[Step, ...] = tuple(s if isinstance(s, Step) else Step(s)
                                              for s in steps)
         if not self.steps:

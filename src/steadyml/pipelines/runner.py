@@ -14,26 +14,32 @@ from typing import Any
 
 from steadyml.core.fingerprints import sha256_hex, sha256_json
 from steadyml.pipelines import records
-from steadyml.pipelines.contexts import bind_platform
+from steadyml.pipelines.contexts import bind_platform, bind_run
 from steadyml.pipelines.errors import PipelineLoadError, StepFailedError
-from steadyml.pipelines.executors import Executor, LocalExecutor, StepOutcome, StepTask
+from steadyml.pipelines.executors import (
+    Executor,
+    LocalExecutor,
+    StepOutcome,
+    StepTask,
+    encode_outputs,
+)
 from steadyml.pipelines.graphs import SEED_PARAM, Pipeline
 from steadyml.pipelines.loading import load_pipeline, source_of
 from steadyml.pipelines.params import to_json
 from steadyml.pipelines.records import PipelineRun, StepRecord, StepStatus
 from steadyml.pipelines.steps import Step
+from steadyml.pipelines.triggers import RunGuard, Trigger
 from steadyml.pipelines.values import (
     OUTPUT_FORMAT_VERSION,
     StoredValue,
     decode,
-    encode,
     fingerprint_param,
-    type_name,
 )
 from steadyml.platform import Platform
 from steadyml.tracking import runs as rr
 
 PIPELINE_TAG = "steady.pipeline"
+_DRIVER = LocalExecutor()
 
 
 class Pipelines:
@@ -45,21 +51,34 @@ class Pipelines:
 
     def run(self, pipeline: Pipeline, params: Mapping[str, Any] | None = None, *,
             texts: Mapping[str, str] | None = None, use_cache: bool = True,
-            source: str | None = None, rerun_of: str | None = None) -> PipelineRun:
+            source: str | None = None, rerun_of: str | None = None,
+            target: str | None = None, trigger: Trigger | None = None,
+            wait_s: float = 0.0) -> PipelineRun:
         """Run `pipeline` with `params` (and command-line `texts`), recorded as a tracked run.
 
-        Params are checked and inputs resolved before anything runs or is recorded. A step
-        that raises ends the run FAILED with `StepFailedError`; its logs are stored and the
-        steps before it stay cached for the next run.
+        Params are checked and inputs resolved before anything runs or is recorded. The run
+        then holds its target (`target`, else the pipeline's): a second run of the same target
+        meanwhile is refused with `PipelineBusyError`, or waits up to `wait_s` for it. The
+        trigger (manual by default) is recorded either way. A step that raises ends the run
+        FAILED with `StepFailedError`; its logs are stored and the steps before it stay cached.
         """
         resolved = pipeline.resolve_params(params, texts=texts)
         as_json = {k: to_json(v) for k, v in resolved.items()}
         source = source or source_of(pipeline)
-        tracking = self.platform.tracking
         tags = {PIPELINE_TAG: pipeline.name}
         if rerun_of:
             tags["steady.rerun_of"] = rerun_of
+        with RunGuard(self.platform, pipeline.name, target or pipeline.target, trigger,
+                      wait_s=wait_s) as guard:
+            return self._run_held(pipeline, resolved, as_json, source, {**tags, **guard.tags},
+                                  rerun_of, use_cache, guard)
+
+    def _run_held(self, pipeline: Pipeline, resolved: dict[str, Any], as_json: dict[str, Any],
+                  source: str | None, tags: dict[str, str], rerun_of: str | None,
+                  use_cache: bool, guard: RunGuard) -> PipelineRun:
+        tracking = self.platform.tracking
         run_id = tracking.create_run(pipeline.name, name=pipeline.name, params=as_json, tags=tags)
+        guard.attach(run_id)
         try:
             with self.platform.store.write() as conn:
                 records.insert_run(conn, run_id=run_id, pipeline=pipeline.name, source=source,
@@ -156,8 +175,11 @@ class Pipelines:
                 return record
         values = {i.name: state.value(pipeline, i.name) for i in step.inputs
                   if i.name in pipeline.producers or i.name in state.params}
-        with bind_platform(self.platform):  # built-in steps (gates) read the store through it
-            outcome = self.executor.execute(StepTask(pipeline.name, step, values, seed))
+        # Built-in steps read the store through the bound platform; those that change it
+        # (register, deploy) run here in the driver whatever the executor, bound to the run.
+        executor = _DRIVER if step.runs_in_driver else self.executor
+        with bind_platform(self.platform), bind_run(run_id):
+            outcome = executor.execute(StepTask(pipeline.name, step, values, seed))
         outputs: dict[str, StoredValue] = {}
         if outcome.succeeded:
             try:
@@ -189,11 +211,15 @@ class Pipelines:
     def _store_outputs(self, step: Step, outcome: StepOutcome,
                        state: _RunState) -> dict[str, StoredValue]:
         outputs = {}
-        for name, value in zip(step.outputs, outcome.values or (), strict=True):
-            data, fmt, fp = encode(value)
-            digest = self.platform.artifacts.put_bytes(data)
-            outputs[name] = StoredValue(fmt, digest, fp, len(data), type_name(value))
-            state.values[name] = value
+        # An executor running steps elsewhere sends outputs encoded there (the same bytes);
+        # the steps after it then read them back from the store when they need them.
+        encoded = outcome.encoded or encode_outputs(outcome.values or ())
+        for name, value in zip(step.outputs, encoded, strict=True):
+            digest = self.platform.artifacts.put_bytes(value.data)
+            outputs[name] = StoredValue(value.format, digest, value.fingerprint,
+                                        len(value.data), value.type)
+        if outcome.values is not None:
+            state.values.update(zip(step.outputs, outcome.values, strict=True))
         state.stored.update(outputs)
         return outputs
 
@@ -212,14 +238,15 @@ class Pipelines:
 
 
 def run_pipeline(pipeline: Pipeline, params: Mapping[str, Any] | None = None, *,
-                 platform: Platform | None = None, use_cache: bool = True) -> PipelineRun:
+                 platform: Platform | None = None, use_cache: bool = True,
+                 executor: Executor | None = None) -> PipelineRun:
     """Run a pipeline on `platform`, or on one opened from the environment (STEADY_HOME...)."""
     if platform is not None:
-        return Pipelines(platform).run(pipeline, params, use_cache=use_cache)
+        return Pipelines(platform, executor=executor).run(pipeline, params, use_cache=use_cache)
     from steadyml.core.settings import Settings
 
     with Platform(Settings.from_env()) as opened:
-        return Pipelines(opened).run(pipeline, params, use_cache=use_cache)
+        return Pipelines(opened, executor=executor).run(pipeline, params, use_cache=use_cache)
 
 
 def step_seed(seed: int, step: str) -> int:

@@ -43,6 +43,9 @@ class Step:
     # False: the runner executes the step every time and never reuses a cached result (gates,
     # whose verdict depends on the store and the clock as well as on their inputs).
     cacheable = True
+    # True: the runner executes the step in its own process whatever the executor (steps that
+    # register or deploy, which need the run they belong to).
+    runs_in_driver = False
 
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None,
                  outputs: Sequence[str] | str | None = None) -> None:
@@ -95,21 +98,29 @@ def step(fn: Callable[..., Any], /) -> Step: ...
 
 
 @overload
-def step(*, name: str | None = None,
-         outputs: Sequence[str] | str | None = None) -> Callable[[Callable[..., Any]], Step]: ...
+def step(*, name: str | None = None, outputs: Sequence[str] | str | None = None,
+         cache: bool = True) -> Callable[[Callable[..., Any]], Step]: ...
 
 
 def step(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
-         outputs: Sequence[str] | str | None = None) -> Any:
+         outputs: Sequence[str] | str | None = None, cache: bool = True) -> Any:
     """Make a function a pipeline step: `@step` or `@step(outputs=("train", "holdout"))`.
 
     Its parameters are its inputs, satisfied by earlier steps' outputs of the same name or by
     pipeline params. Its single output is named after the step unless `outputs` names them;
     with several outputs the function returns a tuple, one value per output.
+
+    `cache=False` runs the step every time: for a step reading data from outside (a file, a
+    table) whose content can change while its inputs (a path) stay the same. Its outputs are
+    still fingerprinted by content, so the steps after it are reused when the data is unchanged.
     """
-    if fn is not None:
-        return Step(fn, name=name, outputs=outputs)
-    return lambda f: Step(f, name=name, outputs=outputs)
+    def make(f: Callable[..., Any]) -> Step:
+        made = Step(f, name=name, outputs=outputs)
+        if not cache:
+            made.cacheable = False
+        return made
+
+    return make(fn) if fn is not None else make
 
 
 def _inputs_of(fn: Callable[..., Any], step_name: str) -> tuple[StepInput, ...]:

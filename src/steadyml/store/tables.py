@@ -303,7 +303,7 @@ retrains = sa.Table(
     sa.Column("finished_ms", MS),
     sa.Column("command", sa.Text, nullable=False),
     sa.Column("estimated_cost", sa.Float, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | failed
+    sa.Column("status", sa.String(16), nullable=False),  # running | succeeded | failed | busy
     sa.Column("exit_code", sa.Integer),
     sa.Column("output_tail", sa.Text, nullable=False, server_default=""),
 )
@@ -363,4 +363,61 @@ model_version_gates = sa.Table(
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("created_ms", MS, nullable=False),
     sa.Index(None, "model_version_id", "gate"),
+)
+
+# --- pipeline triggers, locks and schedules (revision 0006) --------------------------------------
+
+# One row per target while a pipeline run holds it: the unique `target` is the lock. Inserted in
+# its own transaction before the run starts, deleted when it ends; a row whose holder process is
+# gone (same host) or whose heartbeat is older than the stale timeout may be taken over.
+pipeline_locks = sa.Table(
+    "pipeline_locks", metadata,
+    sa.Column("target", sa.String(256), primary_key=True),
+    sa.Column("holder", sa.String(32), nullable=False),  # a token unique to the lock taker
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("run_id", sa.String(32)),  # set once the tracked run exists
+    sa.Column("trigger_id", ID),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_ms", MS, nullable=False),
+    sa.Column("heartbeat_ms", MS, nullable=False),
+)
+
+# Every request to run a pipeline (manual, schedule, drift), including refused ones.
+pipeline_triggers = sa.Table(
+    "pipeline_triggers", metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("target", sa.String(256), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # manual | schedule | drift
+    sa.Column("origin", sa.String(256), nullable=False),  # actor, schedule name, deployment
+    sa.Column("status", sa.String(16), nullable=False),  # queued | started | refused
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("reason", sa.Text),  # why it was refused, or the lock it took over
+    sa.Column("detail", sa.Text, nullable=False),  # JSON, e.g. the drifted features
+    sa.Column("requested_ms", MS, nullable=False),
+    sa.Column("decided_ms", MS),
+    sa.Index(None, "pipeline", "requested_ms"),
+    sa.Index(None, "target", "requested_ms"),
+    sa.Index(None, "requested_ms"),
+)
+
+# Pipelines run on a cron schedule by `steady server`'s scheduler. `next_run_ms` is advanced in
+# the transaction that claims a tick, so two servers never start the same tick.
+pipeline_schedules = sa.Table(
+    "pipeline_schedules", metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("ref", sa.Text, nullable=False),  # FILE:PIPELINE, the file's path absolute
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("cron", sa.String(128), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON: param -> command-line text
+    sa.Column("target", sa.String(256)),
+    sa.Column("created_ms", MS, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("next_run_ms", MS, nullable=False),
+    sa.Column("last_run_ms", MS),
+    sa.Column("last_exit_code", sa.Integer),
+    sa.Column("last_output", sa.Text),
+    sa.Index(None, "next_run_ms"),
 )

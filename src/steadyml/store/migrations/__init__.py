@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 # The newest revision in versions/; a test checks it against Alembic's head.
-HEAD = "0005"
+HEAD = "0006"
 _HERE = Path(__file__).parent
 _PG_LOCK_KEY = 7_362_515  # any constant: serialises concurrent migrations on one PostgreSQL
 
