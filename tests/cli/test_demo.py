@@ -23,6 +23,17 @@ def test_demo_runs_end_to_end_and_lineage_names_data_and_commit(tmp_path: Path) 
     assert "diagnosis:2 answered" in out  # the canary took traffic
     assert "next 200 requests: diagnosis:1 answered 200 (100 %)" in out  # rolled back
     assert "Step 12" in out
+    # The controller: a canary promoted step by step, a bad release rolled back, drift
+    # alerted, a retrain pipeline stopped by its data gate, then one that passed both gates
+    # and went out as a canary the controller promoted.
+    assert "controller rollback: rolled back candidate diagnosis:3" in out
+    assert "failed at step 'data-quality'" in out and "'mean_radius' null_rate" in out
+    assert "gates: data-quality passed, model-quality passed" in out
+    assert "controller promote: promoted diagnosis:4 to stable" in out
+    triggers = subprocess.run([*steady, "pipeline", "triggers", "--json"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert triggers.returncode == 0, triggers.stderr
+    assert [t["kind"] for t in json.loads(triggers.stdout)] == ["drift", "drift"]
     lineage = subprocess.run([*steady, "lineage", "diagnosis@champion", "--json"], cwd=REPO,
                              env=env, capture_output=True, text=True, timeout=120)
     assert lineage.returncode == 0, lineage.stderr

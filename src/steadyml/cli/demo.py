@@ -206,13 +206,21 @@ class _Client:
 
     def call(self, method: str, path: str, body: Any = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        import http.client
         import json
 
         payload = None if body is None else json.dumps(body)
-        self.connection.request(method, path, payload,
-                                {"content-type": "application/json", **(headers or {})})
-        response = self.connection.getresponse()
-        return response.status, json.loads(response.read() or b"null")
+        for attempt in (1, 2):  # the server closes a connection left idle past its keep-alive
+            try:
+                self.connection.request(method, path, payload,
+                                        {"content-type": "application/json", **(headers or {})})
+                response = self.connection.getresponse()
+                return response.status, json.loads(response.read() or b"null")
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.connection.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _traffic(client: _Client, rows: Any, count: int) -> dict[str, int]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,10 +39,10 @@ actions:
   rollback: true
   alert: {{repeat_after: 1h}}
   retrain:
-    command: [{python}, -c, "print('retraining on the latest data')"]
-    cooldown: 1h
+    command: {command}
+    cooldown: 3s
     estimated_cost: 2.0
-    budget: 10.0
+    budget: 4.0
 """
 
 
@@ -75,7 +77,9 @@ def run_controller_demo(platform: Platform, *, deployment: str, model: str, feat
     frame = data.frame.rename(columns=lambda c: c.replace(" ", "_"))
     X = frame[features].to_numpy()
     y = data.target.to_numpy()
-    policy_text = POLICY.format(deployment=deployment, python=sys.executable)
+    batch_path = platform.settings.home / "demo-batch.parquet"
+    policy_text = POLICY.format(deployment=deployment,
+                                command=_retrain_command(platform, batch_path))
     step(first_step, "A policy, enforced by the controller",
          "`steady policy apply policy.yaml`: SLOs, canary steps, drift rules and the actions "
          "the controller may take on its own. It runs inside `steady server` (or standalone "
@@ -159,28 +163,41 @@ def run_controller_demo(platform: Platform, *, deployment: str, model: str, feat
         console.print(f"outcomes whose request id was never served: "
                       f"{reader.unmatched(outcomes)} (counted, not dropped)")
 
-        step(first_step + 4, "Drift: alert, then a retrain",
+        step(first_step + 4, "Drift: an alert, then a retrain pipeline stopped by its data gate",
              "The inputs shift (every feature 30 % larger: a unit change upstream). Each 3 s "
              "drift window is compared with the training data's profile; after 2 drifted "
-             "windows in a row the retrain command runs, within its cooldown and budget.")
-        started = time.monotonic()
-        while time.monotonic() - started < 20:
-            traffic(150, 1.3)
-            events = controller.run_once()
-            for event in events:
-                console.print(f"  controller [bold]{event.kind}[/]: {event.message}")
-            if any(e.kind == "retrain" for e in events):
-                break
-        retrains = controller.recorder.retrains(deployment)
-        deadline = time.monotonic() + 30
-        while retrains and retrains[-1]["status"] == "running" and time.monotonic() < deadline:
-            time.sleep(0.1)
-            retrains = controller.recorder.retrains(deployment)
-        for r in retrains:
-            console.print(f"retrain {r['id']}: {r['status']}, output "
-                          f"{r['output_tail'].strip()!r}")
+             "windows in a row the controller runs the retrain pipeline (`steady pipeline run "
+             "demo_retrain.py:retrain --trigger drift`), within its cooldown and budget. The "
+             "newest labelled batch arrived corrupted on purpose (an upstream bug lost 40 % of "
+             "mean_radius): the data gate stops the run before training; nothing is registered.")
+        labelled = frame[features].assign(target=y)
+        labelled[features] = labelled[features] * 1.3
+        corrupted = labelled.copy()
+        corrupted.loc[corrupted.index[: int(len(corrupted) * 0.4)], features[0]] = np.nan
+        corrupted.to_parquet(batch_path)
+        first = drive_until_retrain(lambda: traffic(150, 1.3), controller, deployment, 0)
+        _show_retrain(first)
 
-    step(first_step + 5, "What the controller saw and did",
+        step(first_step + 5, "A clean batch: both gates pass, and a canary goes out",
+             "The fixed batch arrives. On the next drifted window the pipeline runs again: the "
+             "data gate passes, the retrained model beats the champion on the batch's holdout "
+             "(the model gate), and it is registered with both gate results and its lineage, "
+             "then deployed at 25 % beside stable.")
+        labelled.to_parquet(batch_path)
+        second = drive_until_retrain(lambda: traffic(150, 1.3), controller, deployment, 1)
+        _show_retrain(second)
+        released = platform.deployments.current(deployment)
+        if released.candidate is not None:
+            gates = platform.registry.gates(released.candidate.ref)
+            console.print(f"revision {released.revision}: {released.candidate.ref} at "
+                          f"{released.weight:g} %, gates: " + ", ".join(
+                              f"{g.gate} {'passed' if g.passed else 'FAILED'}" for g in gates))
+
+        step(first_step + 6, "The controller promotes the retrained model",
+             "Handed over to the controller: stepped up while healthy, then promoted.")
+        passes(8, until="promote", scale=1.3)
+
+    step(first_step + 7, "What the controller saw and did",
          "`steady timeline DEPLOYMENT`; every action is also in `steady audit` with its "
          "evidence, and `steady alerts` lists what is open.")
     events = controller.recorder.timeline(deployment)
@@ -190,6 +207,49 @@ def run_controller_demo(platform: Platform, *, deployment: str, model: str, feat
     alerts = platform.alerts.list(deployment=deployment, status="open")
     console.print(table("open alerts", ["key", "count", "message"],
                         [[a.key, a.count, a.message] for a in alerts]))
+
+
+def drive_until_retrain(traffic: Any, controller: Controller, deployment: str,
+                        earlier: int, timeout_s: float = 60.0) -> dict[str, Any] | None:
+    """Send drifted traffic until the controller starts retrain number `earlier` + 1; wait for
+    it to finish and return its record (None if none started in time)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        traffic()
+        for event in controller.run_once():
+            console.print(f"  controller [bold]{event.kind}[/]: {event.message}")
+        retrains = controller.recorder.retrains(deployment)
+        if len(retrains) > earlier:
+            while retrains[earlier]["status"] == "running" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                retrains = controller.recorder.retrains(deployment)
+            return retrains[earlier]
+    return None
+
+
+def _show_retrain(retrain: dict[str, Any] | None) -> None:
+    if retrain is None:
+        console.print("[yellow]no retrain started in time[/]")
+        return
+    console.print(f"retrain {retrain['id']}: {retrain['status']} (exit code "
+                  f"{retrain['exit_code']}); the pipeline said:")
+    output = retrain["output_tail"]
+    if "error:" in output:  # a failed run: its one-paragraph verdict, not the whole log
+        output = " ".join(output[output.rindex("error:"):].split())
+    console.print(output.strip()[-1500:], style="dim", highlight=False, markup=False)
+
+
+def _retrain_command(platform: Platform, batch: Path) -> str:
+    """The policy's retrain command: the demo pipeline on the same stores, as a drift trigger."""
+    settings = platform.settings
+    argv = [sys.executable, "-m", "steadyml", "--home", str(settings.home)]
+    if settings.db_url:
+        argv += ["--db-url", settings.db_url]
+    if settings.artifacts:
+        argv += ["--artifacts", settings.artifacts]
+    argv += ["pipeline", "run", f"{Path(__file__).with_name('demo_retrain.py')}:retrain",
+             "--trigger", "drift", "-p", f"path={batch}"]
+    return json.dumps(argv)
 
 
 def _f(value: float | None) -> str:
