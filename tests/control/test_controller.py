@@ -156,6 +156,29 @@ actions: {promote: true, rollback: true}
     assert entry.evidence["candidate"]["failed"] > 0
 
 
+def test_a_canary_whose_failures_already_breach_is_rolled_back_before_min_samples(
+        served: dict[str, Any]) -> None:
+    apply(served, """
+deployment: cancer-api
+evaluate_every: 1h
+min_samples: 400
+slo: {error_rate: 0.01}
+actions: {rollback: true}
+""")  # evaluate_every 1h: only the per-pass look at a live canary can act in time
+    platform, controller = served["platform"], served["controller"]
+    controller.run_once()  # the policy's regular evaluation: no canary yet
+    bad = platform.deployments.deploy("cancer-api", "cancer:3", canary=50)
+    wait_serving(served, bad.revision)
+    assert controller.run_once() == []  # no requests yet: nothing certain
+    send(served, 120)  # ~60 candidate requests, ~20 % failing: > 4 failures of 400 allowed
+    events = controller.run_once()
+    assert [e.kind for e in events] == ["rollback"], [(e.kind, e.message) for e in events]
+    breach = events[0].evidence["breaches"][0]
+    assert breach["slo"] == "error_rate" and breach["certain_at"] < 400
+    assert breach["value"] > 0.01 and "once 400 are in" in breach["message"]
+    assert platform.deployments.current("cancer-api").candidate is None
+
+
 def test_a_stable_breach_alerts_once_by_webhook_and_counts_repeats(
         served: dict[str, Any]) -> None:
     received: list[dict[str, Any]] = []

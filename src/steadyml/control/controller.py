@@ -69,26 +69,35 @@ class Controller:
             self._stop.wait(self.tick_s)
 
     def run_once(self, *, force: bool = False) -> list[Event]:
-        """Evaluate every deployment whose policy is due (all of them with `force`)."""
+        """Evaluate every deployment whose policy is due (all of them with `force`).
+
+        A live canary is judged on every pass, not only when its policy is due: a bad one is
+        rolled back as soon as the evidence is in, not up to `evaluate_every` later.
+        """
         events: list[Event] = []
         now = self.platform.clock.now_ms()
         for deployment, policy in self.platform.policies.all().items():
-            if not force and now < self._due_ms.get(deployment, 0):
-                continue
-            self._due_ms[deployment] = now + int(policy.evaluate_every_s * 1000)
+            due = force or now >= self._due_ms.get(deployment, 0)
             try:
-                events += self.evaluate(deployment, policy)
+                if due:
+                    self._due_ms[deployment] = now + int(policy.evaluate_every_s * 1000)
+                    events += self.evaluate(deployment, policy)
+                else:
+                    events += self.evaluate(deployment, policy, canary_only=True)
             except SteadyError as exc:  # one broken deployment never stops the others
                 log.error("%s: cannot evaluate its policy: %s", deployment, exc)
         return events
 
-    def evaluate(self, deployment: str, policy: Policy) -> list[Event]:
+    def evaluate(self, deployment: str, policy: Policy, *,
+                 canary_only: bool = False) -> list[Event]:
         """Judge one deployment now and act on what the policy allows."""
         revision = self.platform.deployments.current(deployment)
         now = self.platform.clock.now_ms()
         events: list[Event] = []
         if revision.candidate is not None and revision.mode is Mode.CANARY:
             events += self._judge_canary(revision, policy, now)
+        if canary_only:
+            return events
         events += self._judge_stable(revision, policy, now)
         if policy.drift is not None:
             events += judge_drift(self, revision, policy, now)
@@ -102,15 +111,23 @@ class Controller:
         stats = self.reader.arm_stats(name, revision.created_ms, now + 1,
                                       revision=revision.revision)
         cand, stable = stats.get("candidate"), stats.get("stable")
-        if cand is None or cand.requests < policy.min_samples:
+        if cand is None:
             return []
-        price = revision.config.price_per_core_hour
-        breaches = _slo_breaches(cand, policy, price)
-        if stable is not None and stable.requests >= policy.min_samples:
-            breaches += _relative_breaches(cand, stable, canary)
-        metrics = self._canary_metrics(revision, policy, now)
-        if metrics and canary.max_metric_drop is not None and policy.slo and policy.slo.metric:
-            breaches += _metric_drop(metrics, policy, canary.max_metric_drop)
+        metrics: dict[str, Any] = {}
+        if cand.requests < policy.min_samples:
+            # Failures only add up: once those seen already breach at min_samples, the verdict
+            # is certain and waiting for the rest only serves more errors.
+            breaches = _certain_error_breaches(cand, stable, policy, canary)
+            if not breaches:
+                return []
+        else:
+            breaches = _slo_breaches(cand, policy, revision.config.price_per_core_hour)
+            if stable is not None and stable.requests >= policy.min_samples:
+                breaches += _relative_breaches(cand, stable, canary)
+            metrics = self._canary_metrics(revision, policy, now)
+            if metrics and canary.max_metric_drop is not None and policy.slo \
+                    and policy.slo.metric:
+                breaches += _metric_drop(metrics, policy, canary.max_metric_drop)
         evidence = {"revision": revision.revision, "weight": revision.weight,
                     "window": {"since_ms": revision.created_ms, "until_ms": now},
                     "candidate": cand.to_dict(),
@@ -243,6 +260,33 @@ def _slo_breaches(stats: ArmStats, policy: Policy, price: float) -> list[dict[st
         out.append({"slo": "cost_per_1k", "value": cost, "limit": slo.cost_per_1k,
                     "samples": stats.requests,
                     "message": f"cost per 1k {cost:.6f} > {slo.cost_per_1k:g}"})
+    return out
+
+
+def _certain_error_breaches(cand: ArmStats, stable: ArmStats | None, policy: Policy,
+                            canary: CanaryPolicy) -> list[dict[str, Any]]:
+    """Breaches of the error-rate limits that no further successful request can undo.
+
+    With f failures in fewer than `min_samples` requests, the error rate at `min_samples` is
+    at least f / min_samples (compared with stable's error rate so far, for the increase).
+    """
+    floor = cand.failed / policy.min_samples
+    out = []
+    limit = policy.slo.error_rate if policy.slo else None
+    if limit is not None and floor > limit:
+        out.append({"slo": "error_rate", "value": floor, "limit": limit,
+                    "samples": cand.requests, "certain_at": cand.requests,
+                    "message": f"{cand.failed} failures in {cand.requests} requests: error "
+                               f"rate at least {floor:.2%} > {limit:.2%} once "
+                               f"{policy.min_samples} are in"})
+    increase = canary.max_error_rate_increase
+    if not out and increase is not None and stable is not None \
+            and stable.requests >= policy.min_samples \
+            and floor - stable.error_rate > increase:
+        out.append({"slo": "error_rate_increase", "value": floor - stable.error_rate,
+                    "limit": increase, "samples": cand.requests, "certain_at": cand.requests,
+                    "message": f"{cand.failed} failures in {cand.requests} requests: error "
+                               f"rate at least {floor:.2%} vs stable {stable.error_rate:.2%}"})
     return out
 
 
