@@ -108,3 +108,11 @@ def test_deploy_refuses_an_ungated_version_when_the_policy_requires_gates(
     forced = steady(home, "deploy", "fraud", "m:2", "--canary", "10", "--force", "--json")
     assert forced.exit_code == 0, forced.output
     assert json.loads(forced.stdout)["candidate"]["ref"] == "m:2"
+    with Platform(Settings(home=home)) as platform:
+        platform.registry.record_gate("m:2", {"gate": "model-quality", "passed": False, "checks": [
+            {"check": "metric_min", "subject": "roc_auc", "passed": False, "actual": 0.6,
+             "expected": ">= 0.8"}]})
+    shown = json.loads(steady(home, "models", "show", "m:2", "--json").stdout)
+    assert [(g["gate"], g["passed"]) for g in shown["gates"]] == [("model-quality", False)]
+    human = steady(home, "models", "show", "m:2")
+    assert "FAILED" in human.stdout and "roc_auc metric_min" in human.stdout

@@ -33,14 +33,18 @@ def show_model(ctx: typer.Context,
                as_json: bool = json_option) -> None:
     """Show a model's versions, or one version in detail."""
     parsed = ModelRef.parse(ref)
+    gates = []
     with open_from(ctx) as platform:
         if parsed.version is None and parsed.alias is None:
             versions = platform.registry.versions(parsed.name)
         else:
             versions = [platform.registry.get(parsed)]
+            gates = platform.registry.gates(versions[0].ref)
     if as_json:
-        print_json(versions if len(versions) != 1 or parsed.version is None
-                   and parsed.alias is None else versions[0])
+        if len(versions) != 1 or parsed.version is None and parsed.alias is None:
+            print_json(versions)
+        else:
+            print_json({**versions[0].to_dict(), "gates": [g.to_dict() for g in gates]})
         return
     rows = [[v.ref, v.flavor, ", ".join(v.aliases), (v.run_id or "-")[:12],
              ", ".join(f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
@@ -52,6 +56,11 @@ def show_model(ctx: typer.Context,
         sig = versions[0].signature
         console.print(table("signature inputs", ["feature", "dtype", "nullable"], [
             [c["name"], c["dtype"], c.get("nullable", False)] for c in sig.get("inputs", [])]))
+    if gates:
+        console.print(table("gate results (newest last)", ["gate", "verdict", "run", "when (UTC)",
+                                                           "failed checks"], [
+            [g.gate, "passed" if g.passed else "FAILED", (g.run_id or "-")[:12],
+             when(g.created_ms), "; ".join(g.failed_checks()[:3]) or "-"] for g in gates]))
 
 
 @models_app.command("alias")
