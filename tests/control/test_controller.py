@@ -287,3 +287,18 @@ drift: {reference: training}
     send(served, 30, shift=0.6)
     assert served["controller"].run_once(force=True) == []
     assert served["platform"].alerts.list() == []
+
+
+def test_a_pipeline_retrain_runs_steady_pipeline_on_the_same_stores(tmp_path: Path) -> None:
+    from steadyml import Settings
+    from steadyml.control import retrain_argv
+    from steadyml.monitoring.policies import parse_policy as parse
+
+    policy = parse("deployment: a\nactions:\n  retrain: {pipeline: 'r.py:retrain', "
+                   "target: a, params: {path: /data/b.parquet}}\n")
+    settings = Settings(home=tmp_path, db_url="postgresql+psycopg://u@h/db")
+    argv = retrain_argv(settings, policy.actions.retrain)
+    assert argv[:3] == [sys.executable, "-m", "steadyml"]
+    assert argv[3:] == ["--home", str(tmp_path), "--db-url", "postgresql+psycopg://u@h/db",
+                        "pipeline", "run", "r.py:retrain", "--trigger", "drift",
+                        "--target", "a", "-p", "path=/data/b.parquet"]

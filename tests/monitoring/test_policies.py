@@ -56,7 +56,8 @@ def test_example_policy_parses_to_the_documented_values() -> None:
     assert policy.actions.alert.repeat_after_s == 3600
     retrain = policy.actions.retrain
     assert retrain is not None
-    assert retrain.command == ("python", "train.py", "--data", "latest")
+    assert retrain.command is None and retrain.pipeline == "retrain.py:churn"
+    assert retrain.params == {"data": "latest"}
     assert (retrain.cooldown_s, retrain.budget_period_s) == (86400, 30 * 86400)
     assert (retrain.estimated_cost, retrain.budget) == (2.0, 10.0)
     assert policy.business_metric == "mypackage.metrics:profit"
@@ -291,6 +292,12 @@ BAD = [
      3, "slo.latency_p99_ms", "expected a finite number, got inf"),
     ("deployment: a\nslo:\n  latency_p99_ms: " + "9" * 5000 + "\n",
      3, "slo.latency_p99_ms", "a number of 5000 characters is not a usable value"),
+    ("deployment: a\nactions:\n  retrain: {command: x, pipeline: 'r.py:p'}\n",
+     3, "actions.retrain.command", "set either command"),
+    ("deployment: a\nactions:\n  retrain: {pipeline: nocolon}\n",
+     3, "actions.retrain.pipeline", "must be 'FILE:PIPELINE'"),
+    ("deployment: a\nactions:\n  retrain: {command: x, params: {a: 1}}\n",
+     3, "actions.retrain.params", "applies to pipeline, not to command"),
     # the document itself
     ("deployment: a\nwindow: 5m\nwindow: 10m\n",
      3, "window", "duplicate key 'window'; it is already set on line 2"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,8 @@ actions:
   rollback: true
   alert: {{repeat_after: 1h}}
   retrain:
-    command: {command}
+    pipeline: {pipeline}
+    params: {{path: {batch}}}
     cooldown: 3s
     estimated_cost: 2.0
     budget: 4.0
@@ -78,8 +78,9 @@ def run_controller_demo(platform: Platform, *, deployment: str, model: str, feat
     X = frame[features].to_numpy()
     y = data.target.to_numpy()
     batch_path = platform.settings.home / "demo-batch.parquet"
-    policy_text = POLICY.format(deployment=deployment,
-                                command=_retrain_command(platform, batch_path))
+    policy_text = POLICY.format(
+        deployment=deployment, batch=json.dumps(str(batch_path)),
+        pipeline=json.dumps(f"{Path(__file__).with_name('demo_retrain.py')}:retrain"))
     step(first_step, "A policy, enforced by the controller",
          "`steady policy apply policy.yaml`: SLOs, canary steps, drift rules and the actions "
          "the controller may take on its own. It runs inside `steady server` (or standalone "
@@ -237,19 +238,6 @@ def _show_retrain(retrain: dict[str, Any] | None) -> None:
     if "error:" in output:  # a failed run: its one-paragraph verdict, not the whole log
         output = " ".join(output[output.rindex("error:"):].split())
     console.print(output.strip()[-1500:], style="dim", highlight=False, markup=False)
-
-
-def _retrain_command(platform: Platform, batch: Path) -> str:
-    """The policy's retrain command: the demo pipeline on the same stores, as a drift trigger."""
-    settings = platform.settings
-    argv = [sys.executable, "-m", "steadyml", "--home", str(settings.home)]
-    if settings.db_url:
-        argv += ["--db-url", settings.db_url]
-    if settings.artifacts:
-        argv += ["--artifacts", settings.artifacts]
-    argv += ["pipeline", "run", f"{Path(__file__).with_name('demo_retrain.py')}:retrain",
-             "--trigger", "drift", "-p", f"path={batch}"]
-    return json.dumps(argv)
 
 
 def _f(value: float | None) -> str:

@@ -1,7 +1,12 @@
 """The controller: evaluate policies on a schedule, act (promote, roll back, alert, retrain)."""
 
 from steadyml.control.controller import Controller
-from steadyml.control.drift_checks import drift_history, drift_rule, evaluate_drift
+from steadyml.control.drift_checks import (
+    drift_history,
+    drift_rule,
+    evaluate_drift,
+    retrain_argv,
+)
 from steadyml.control.events import Event, Recorder
 from steadyml.control.windows import ArmStats, LogReader, online_metrics, training_reference
 
@@ -15,5 +20,6 @@ __all__ = [
     "drift_rule",
     "evaluate_drift",
     "online_metrics",
+    "retrain_argv",
     "training_reference",
 ]

@@ -10,6 +10,7 @@ before the retrain command runs, and then only outside its cooldown and within i
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -17,9 +18,10 @@ import sqlalchemy as sa
 from steadyml.control.events import Event
 from steadyml.control.windows import training_reference
 from steadyml.core.fingerprints import canonical_json
+from steadyml.core.settings import Settings
 from steadyml.deployments import Revision
 from steadyml.monitoring import DriftReport, DriftRule, FeatureRule, Reference, compute_drift
-from steadyml.monitoring.policies import DriftReference, Policy
+from steadyml.monitoring.policies import DriftReference, Policy, RetrainAction
 from steadyml.store.tables import drift_windows
 
 if TYPE_CHECKING:
@@ -142,10 +144,30 @@ def _maybe_retrain(controller: Controller, name: str, policy: Policy, now: int,
             return [recorder.event(name, "skipped", f"retrain held: budget {retrain.budget:g} "
                                    f"has {retrain.budget - spent:g} left, a retrain costs "
                                    f"{cost:g}", {**evidence, "spent": spent})]
-    recorder.start_retrain(name, retrain.command, cost, evidence)
-    return [recorder.event(name, "retrain", f"retrain started: {' '.join(retrain.command)} "
+    argv = retrain_argv(controller.platform.settings, retrain)
+    recorder.start_retrain(name, argv, cost, evidence)
+    return [recorder.event(name, "retrain", f"retrain started: {' '.join(argv)} "
                            f"(drift sustained over {evidence['streak']} windows, estimated "
                            f"cost {cost:g})", evidence)]
+
+
+def retrain_argv(settings: Settings, retrain: RetrainAction) -> list[str]:
+    """Return the program a retrain runs: the policy's command, or its pipeline run as a drift
+    trigger on the controller's own stores."""
+    if retrain.command is not None:
+        return list(retrain.command)
+    assert retrain.pipeline is not None
+    argv = [sys.executable, "-m", "steadyml", "--home", str(settings.home)]
+    if settings.db_url:
+        argv += ["--db-url", settings.db_url]
+    if settings.artifacts:
+        argv += ["--artifacts", settings.artifacts]
+    argv += ["pipeline", "run", retrain.pipeline, "--trigger", "drift"]
+    if retrain.target:
+        argv += ["--target", retrain.target]
+    for key, value in retrain.params.items():
+        argv += ["-p", f"{key}={value}"]
+    return argv
 
 
 def drift_history(platform: Platform, deployment: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -181,6 +181,13 @@ _Delay = Annotated[float, _checked(_seconds, lambda x: x >= 0, "at least 0")]
 _Flag = Annotated[bool, BeforeValidator(_typed(bool, "true or false"))]
 _Name = Annotated[str, BeforeValidator(lambda value: check_name(_string(value), "deployment"))]
 _GateName = Annotated[str, BeforeValidator(lambda value: check_name(_string(value), "gate"))]
+_PipelineRef = Annotated[str, _checked(_string, lambda x: ":" in x and x.rsplit(":", 1)[1]
+                                       .isidentifier(), "'FILE:PIPELINE' such as "
+                                       "'retrain.py:churn'")]
+_ParamName = Annotated[str, _checked(_string, str.isidentifier, "a parameter name")]
+_ParamValue = Annotated[str, BeforeValidator(
+    lambda value: _show(value) if isinstance(value, bool | int | float) and value is not None
+    else _string(value))]
 _Webhook = Annotated[str, _checked(_string, re.compile(
     r"https?://(\[[0-9A-Fa-f:.]+\]|[^\s/?#:@\[\]]+)(:\d{1,5})?([/?#]\S*)?").fullmatch,
     "an http(s) URL such as http://127.0.0.1:9000/hook")]
@@ -336,9 +343,14 @@ class AlertAction(_Section):
 
 
 class RetrainAction(_Section):
-    """A retraining command the controller may run, within a cooldown and a budget."""
+    """What the controller may run to retrain, within a cooldown and a budget: a command, or
+    a steadyml pipeline (`FILE:PIPELINE`, run as `steady pipeline run … --trigger drift`)."""
 
-    command: Annotated[tuple[str, ...], BeforeValidator(_command)]
+    command: Annotated[tuple[str, ...] | None, BeforeValidator(
+        lambda value: None if value is None else _command(value))] = None
+    pipeline: _PipelineRef | None = None
+    params: dict[_ParamName, _ParamValue] = Field(default_factory=dict)  # with `pipeline`
+    target: _GateName | None = None  # the pipeline's lock target (default: its own)
     cooldown_s: _Delay = Field(default=_DAY_S, alias="cooldown")
     estimated_cost: _NonNegative | None = None  # of one retrain
     budget: _NonNegative | None = None  # total per budget_period
@@ -346,11 +358,21 @@ class RetrainAction(_Section):
 
     @model_validator(mode="after")
     def _check_budget(self) -> RetrainAction:
+        found: list[tuple[_Loc, str]] = []
+        if (self.command is None) == (self.pipeline is None):
+            found.append((("command",), "set either command (a program to run) or pipeline "
+                                        "('FILE:PIPELINE'), not both" if self.command else
+                          "required key is missing: set command or pipeline"))
+        elif self.command is not None and (self.params or self.target):
+            found.append((("params",) if self.params else ("target",),
+                          "applies to pipeline, not to command"))
         if (self.budget is not None and self.estimated_cost is not None
                 and self.budget < self.estimated_cost):
-            raise _Problems([(("budget",), f"must be at least estimated_cost "
-                                           f"({_num(self.estimated_cost)}), got "
-                                           f"{_num(self.budget)}: no retrain would ever fit")])
+            found.append((("budget",), f"must be at least estimated_cost "
+                                       f"({_num(self.estimated_cost)}), got "
+                                       f"{_num(self.budget)}: no retrain would ever fit"))
+        if found:
+            raise _Problems(found)
         return self
 
 

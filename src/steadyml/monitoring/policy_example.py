@@ -48,7 +48,8 @@ actions:                       # what the controller may do on its own
     webhook: http://127.0.0.1:9000/hook
     repeat_after: 1h           # re-notify the same breach at most this often
   retrain:                     # false or a mapping
-    command: "python train.py --data latest"
+    pipeline: "retrain.py:churn"   # a steadyml pipeline, run with --trigger drift; or instead
+    params: {data: latest}         #   command: "python train.py --data latest"
     cooldown: 1d
     estimated_cost: 2.0        # of one retrain
     budget: 10.0               # in total per budget_period
