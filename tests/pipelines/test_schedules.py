@@ -196,7 +196,10 @@ def test_schedule_cli(tmp_path: Path, write_file: WriteFile) -> None:
         assert [s.name for s in Schedules(platform).list()] == ["nightly"]
 
 
-def test_steady_server_starts_due_schedules(tmp_path: Path, write_file: WriteFile) -> None:
+@pytest.mark.parametrize("command", [["server", "--port", "0", "--no-controller"],
+                                     ["controller"]], ids=["server", "controller"])
+def test_steady_server_and_controller_start_due_schedules(
+        tmp_path: Path, write_file: WriteFile, command: list[str]) -> None:
     home = tmp_path / "home"
     path = write_file("adder.py", ADDER)
     # added with a clock a day behind, so the schedule is due as soon as the server starts
@@ -205,8 +208,8 @@ def test_steady_server_starts_due_schedules(tmp_path: Path, write_file: WriteFil
                                 cron="0 3 * * *", params={"b": "5"})
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEADY_")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "steadyml", "--home", str(home), "server", "--port", "0",
-         "--no-controller"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [sys.executable, "-m", "steadyml", "--home", str(home), *command],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
         with Platform(Settings(home=home)) as platform:
@@ -225,5 +228,6 @@ def test_steady_server_starts_due_schedules(tmp_path: Path, write_file: WriteFil
             server.kill()
             server.communicate()
     assert server.returncode == 0, err
-    assert "scheduler running in this process: 1 pipeline schedule(s)" in out
+    if command[0] == "server":
+        assert "scheduler running in this process: 1 pipeline schedule(s)" in out
     assert "Traceback" not in err

@@ -31,11 +31,14 @@ log = logging.getLogger("steadyml.controller")
 def controller(ctx: typer.Context,
                once: bool = typer.Option(False, "--once",
                                          help="Evaluate every policy once, now, and exit."),
+               no_scheduler: bool = typer.Option(
+                   False, "--no-scheduler", help="Do not start the pipeline schedules here."),
                as_json: bool = json_option) -> None:
     """Enforce every deployment's policy until Ctrl-C / SIGTERM (`steady server` runs it too).
 
     Each event (canary step, promotion, rollback, alert, drift, retrain) is printed as it
-    happens: a line per event, or a JSON object per line with --json.
+    happens: a line per event, or a JSON object per line with --json. The pipeline schedules
+    run here too, as in `steady server`, unless --no-scheduler.
     """
     with open_from(ctx) as platform:
         runner = Controller(platform)
@@ -49,6 +52,12 @@ def controller(ctx: typer.Context,
         policies = len(platform.policies.all())
         err_console.print(f"controller running: {policies} deployment(s) with a policy; "
                           "Ctrl-C or SIGTERM stops it.", highlight=False)
+        scheduler = None
+        if not no_scheduler:
+            from steadyml.pipelines import Scheduler
+
+            scheduler = Scheduler(platform)
+            scheduler.start()
         with _stop_signal() as stop:
             while not stop.is_set():
                 try:
@@ -61,6 +70,8 @@ def controller(ctx: typer.Context,
                 for event in events:
                     _print_event(event, as_json)
                 stop.wait(runner.tick_s)
+        if scheduler is not None:
+            scheduler.stop()  # runs it started go on, and release their targets when done
         err_console.print("controller stopped.", highlight=False)
 
 
