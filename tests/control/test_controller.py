@@ -91,6 +91,20 @@ def apply(served: dict[str, Any], text: str) -> None:
     served["platform"].policies.apply(parse_policy(text), source=text)
 
 
+def apply_retrain_policy(served: dict[str, Any], script: str) -> None:
+    """Drift judged on every pass against training; retrain by running `script` in Python."""
+    apply(served, f"""
+deployment: cancer-api
+evaluate_every: 1s
+window: 1h
+min_samples: 50
+drift: {{reference: training, persistence: 1}}
+actions:
+  retrain: {{command: [{json.dumps(sys.executable)}, "-c", {json.dumps(script)}],
+             cooldown: 1d, estimated_cost: 1, budget: 1}}
+""")
+
+
 def wait_serving(served: dict[str, Any], revision: int) -> None:
     def ready() -> bool:
         status = served["client"].get("/api/v1/deployments/cancer-api").json()
@@ -222,16 +236,7 @@ def test_sustained_drift_alerts_and_starts_the_retrain_command(
     monkeypatch.setenv("RETRAIN_OUT", str(out))
     script = ("import os, pathlib; pathlib.Path(os.environ['RETRAIN_OUT'])"
               ".write_text(os.environ['STEADY_DRIFTED_FEATURES'])")
-    apply(served, f"""
-deployment: cancer-api
-evaluate_every: 1s
-window: 1h
-min_samples: 50
-drift: {{reference: training, persistence: 1}}
-actions:
-  retrain: {{command: [{json.dumps(sys.executable)}, "-c", {json.dumps(script)}],
-             cooldown: 1d, estimated_cost: 1, budget: 1}}
-""")
+    apply_retrain_policy(served, script)
     send(served, 200, shift=0.6)  # every feature 60 % larger than in training
     controller = served["controller"]
     kinds = [e.kind for e in controller.run_once(force=True)]
@@ -253,16 +258,7 @@ actions:
 def test_a_retrain_refused_as_busy_spends_neither_cooldown_nor_budget(
         served: dict[str, Any]) -> None:
     busy = "import sys; print('Target is busy'); sys.exit(75)"  # as `steady pipeline run`
-    apply(served, f"""
-deployment: cancer-api
-evaluate_every: 1s
-window: 1h
-min_samples: 50
-drift: {{reference: training, persistence: 1}}
-actions:
-  retrain: {{command: [{json.dumps(sys.executable)}, "-c", {json.dumps(busy)}],
-             cooldown: 1d, estimated_cost: 1, budget: 1}}
-""")
+    apply_retrain_policy(served, busy)
     send(served, 200, shift=0.6)
     controller = served["controller"]
     assert controller.run_once(force=True)[-1].kind == "retrain"
