@@ -140,3 +140,12 @@ def test_a_step_that_reads_outside_data_can_opt_out_of_the_cache(
     assert [r.status.value for r in changed.steps] == ["succeeded", "succeeded"]
     assert runner.load_output(first.run_id, "total") == 3.0
     assert runner.load_output(changed.run_id, "total") == 6.0
+    # Unchanged data read again is stored once: the record points at the earlier blob...
+    assert again.steps[0].outputs["rows"] == first.steps[0].outputs["rows"]
+    # ...unless that blob is gone, when it is written anew.
+    source.write_text("x\n1\n2\n")
+    blob = first.steps[0].outputs["rows"].digest
+    artifacts = sqlite_platform.artifacts
+    artifacts.fs.rm(artifacts.path_of(blob))
+    rewritten = runner.run(pipeline)
+    assert rewritten.steps[0].outputs["rows"].digest == blob and artifacts.exists(blob)

@@ -108,6 +108,22 @@ def find_cached(conn: Connection, cache_key: str) -> tuple[str, StepRecord] | No
     return record.cached_from or row.run_id, record
 
 
+def find_output(conn: Connection, pipeline: str, step: str, fingerprint: str,
+                fmt: str, *, recent: int = 20) -> StoredValue | None:
+    """Return an output of the step's `recent` latest records with this content and format."""
+    rows = conn.execute(
+        sa.select(pipeline_steps.c.outputs)
+        .select_from(pipeline_steps.join(pipeline_runs))
+        .where(pipeline_runs.c.pipeline == pipeline, pipeline_steps.c.step == step,
+               pipeline_steps.c.status == StepStatus.SUCCEEDED.value)
+        .order_by(pipeline_steps.c.id.desc()).limit(recent))
+    for row in rows:
+        for data in json.loads(row.outputs).values():
+            if data["fingerprint"] == fingerprint and data["format"] == fmt:
+                return StoredValue.from_dict(data)
+    return None
+
+
 _RUN_COLUMNS = (pipeline_runs, runs.c.status, runs.c.end_ms)
 
 

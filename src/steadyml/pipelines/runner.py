@@ -10,6 +10,7 @@ when a step that runs needs them, so a fully cached run reads no data.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from steadyml.core.fingerprints import sha256_hex, sha256_json
@@ -21,7 +22,6 @@ from steadyml.pipelines.executors import (
     LocalExecutor,
     StepOutcome,
     StepTask,
-    encode_outputs,
 )
 from steadyml.pipelines.graphs import SEED_PARAM, Pipeline
 from steadyml.pipelines.loading import load_pipeline, source_of
@@ -32,8 +32,12 @@ from steadyml.pipelines.triggers import RunGuard, Trigger
 from steadyml.pipelines.values import (
     OUTPUT_FORMAT_VERSION,
     StoredValue,
+    ValueFormat,
     decode,
     fingerprint_param,
+    identify,
+    serialise,
+    type_name,
 )
 from steadyml.platform import Platform
 from steadyml.tracking import runs as rr
@@ -183,7 +187,7 @@ class Pipelines:
         outputs: dict[str, StoredValue] = {}
         if outcome.succeeded:
             try:
-                outputs = self._store_outputs(step, outcome, state)
+                outputs = self._store_outputs(pipeline.name, step, outcome, state)
             except Exception as exc:  # a value pickle cannot encode
                 outcome.error = f"cannot store its output: {type(exc).__name__}: {exc}"
                 outcome.logs += f"\n{outcome.error}\n"
@@ -210,20 +214,36 @@ class Pipelines:
             return None
         return hit
 
-    def _store_outputs(self, step: Step, outcome: StepOutcome,
+    def _store_outputs(self, pipeline: str, step: Step, outcome: StepOutcome,
                        state: _RunState) -> dict[str, StoredValue]:
         outputs = {}
-        # An executor running steps elsewhere sends outputs encoded there (the same bytes);
-        # the steps after it then read them back from the store when they need them.
-        encoded = outcome.encoded or encode_outputs(outcome.values or ())
-        for name, value in zip(step.outputs, encoded, strict=True):
-            digest = self.platform.artifacts.put_bytes(value.data)
-            outputs[name] = StoredValue(value.format, digest, value.fingerprint,
-                                        len(value.data), value.type)
+        if outcome.encoded is not None:
+            # An executor running steps elsewhere sends outputs encoded there (the same
+            # bytes); the steps after it then read them back from the store when needed.
+            for name, value in zip(step.outputs, outcome.encoded, strict=True):
+                digest = self.platform.artifacts.put_bytes(value.data)
+                outputs[name] = StoredValue(value.format, digest, value.fingerprint,
+                                            len(value.data), value.type)
+        else:
+            for name, value in zip(step.outputs, outcome.values or (), strict=True):
+                outputs[name] = self._store_value(pipeline, step.name, value)
         if outcome.values is not None:
             state.values.update(zip(step.outputs, outcome.values, strict=True))
         state.stored.update(outputs)
         return outputs
+
+    def _store_value(self, pipeline: str, step: str, value: Any) -> StoredValue:
+        """Store one output; a table this step already output (same content) is not
+        encoded or written again (a `cache=False` reader of unchanged data)."""
+        fmt, fp, prepared = identify(value)
+        if fmt in (ValueFormat.PANDAS, ValueFormat.ARROW):
+            with self.platform.store.read() as conn:
+                earlier = records.find_output(conn, pipeline, step, fp, fmt.value)
+            if earlier is not None and self.platform.artifacts.exists(earlier.digest):
+                return replace(earlier, type=type_name(value))
+        data = serialise(prepared, fmt)
+        digest = self.platform.artifacts.put_bytes(data)
+        return StoredValue(fmt, digest, fp, len(data), type_name(value))
 
     def _record(self, run_id: str, record: StepRecord, *, log_size: int | None = None) -> None:
         """Write the step row, its metrics and its artifacts in one transaction."""

@@ -54,9 +54,19 @@ class StoredValue:
 
 def encode(value: Any) -> tuple[bytes, ValueFormat, str]:
     """Return a value's bytes, their format, and the value's content fingerprint."""
+    fmt, fp, prepared = identify(value)
+    return serialise(prepared, fmt), fmt, fp
+
+
+def identify(value: Any) -> tuple[ValueFormat, str, Any]:
+    """Return a value's format and content fingerprint, and what `serialise` encodes.
+
+    For tables the fingerprint comes before (and without) the Parquet encoding, so a table
+    already stored can be found by it and not encoded again.
+    """
     if isinstance(value, _JSON_TYPES):
         data = canonical_json(value).encode()
-        return data, ValueFormat.JSON, f"json:{sha256_hex(data)}"
+        return ValueFormat.JSON, f"json:{sha256_hex(data)}", data
     table = _as_arrow(value)
     fp = None
     if table is not None:
@@ -68,9 +78,16 @@ def encode(value: Any) -> tuple[bytes, ValueFormat, str]:
         fmt = ValueFormat.ARROW if _is_arrow(value) else ValueFormat.PANDAS
         if fmt is ValueFormat.ARROW:
             table = table.replace_schema_metadata(None)
-        return _parquet(table), fmt, f"dataset:{fp}"
+        return fmt, f"dataset:{fp}", table
     data = pickle.dumps(value, protocol=PICKLE_PROTOCOL)
-    return data, ValueFormat.PICKLE, f"sha256:{sha256_hex(data)}"
+    return ValueFormat.PICKLE, f"sha256:{sha256_hex(data)}", data
+
+
+def serialise(prepared: Any, fmt: ValueFormat) -> bytes:
+    """Return the bytes of what `identify` prepared."""
+    if fmt in (ValueFormat.PANDAS, ValueFormat.ARROW):
+        return _parquet(prepared)
+    return prepared
 
 
 def decode(data: bytes, fmt: ValueFormat) -> Any:
