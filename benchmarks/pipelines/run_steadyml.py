@@ -70,7 +70,7 @@ class Probes:
 
 
 def install_probes() -> Probes:
-    from steadyml.pipelines import executors, graphs, runner, steps, triggers, values
+    from steadyml.pipelines import executors, graphs, records, runner, steps, triggers, values
     from steadyml.store.artifacts import ArtifactStore
     from steadyml.tracking import datasets, tracker
 
@@ -86,11 +86,13 @@ def install_probes() -> Probes:
     p.wrap(ArtifactStore, "exists", "artifact exists checks", 1)
     p.wrap(runner._RunState, "value", "step inputs (in memory, or read back)")
     p.wrap(executors.LocalExecutor, "execute", "execute (step function + capture, seeding)")
-    p.wrap(runner, "encode_outputs", "encode outputs")
+    p.wrap(runner, "identify", "identify outputs (format, content fingerprint)")
     p.wrap(values, "_as_arrow", "DataFrame -> Arrow", 1)
     p.wrap(datasets, "normalise", "normalise Arrow types", 1)
     p.wrap(datasets, "fingerprint", "content fingerprint (sha256 of columns)", 1)
-    p.wrap(values, "_parquet", "Parquet encode (zstd)", 1)
+    p.wrap(records, "find_output", "the same table stored before? (query)")
+    p.wrap(runner, "serialise", "encode outputs")
+    p.wrap(values, "_parquet", "Parquet encode (snappy)", 1)
     p.wrap(ArtifactStore, "put_bytes", "artifact writes (outputs + logs; sha256 + file)")
     p.wrap(runner.Pipelines, "_record", "record step (one SQL transaction)")
     p.wrap(tracker.Tracker, "finish_run", "finish the tracked run")
