@@ -8,14 +8,12 @@ Each is made with `python3 -m venv` + pip, with the pins the reference measureme
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent.parent
-VENVS_DIR = BENCH_DIR / ".venvs"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/
+
+from _venvs import PeerVenvs, versions  # noqa: E402
 
 # pip requirements per tool. evidently 0.7.23 and nannyml 0.13.1 do not import with pandas 3;
 # nannyml imports statsmodels without depending on it; alibi-detect pins numpy<2 while the newest
@@ -35,56 +33,9 @@ REPORTED = {
 }
 
 
-def python_of(tool: str) -> Path:
-    return VENVS_DIR / tool / "bin" / "python"
-
-
-def works(tool: str) -> bool:
-    py = python_of(tool)
-    if not py.exists():
-        return False
-    proc = subprocess.run([str(py), "-c", f"import {IMPORTS[tool]}, pandas, pyarrow"],
-                          capture_output=True, text=True)
-    return proc.returncode == 0
-
-
-def ensure(tool: str, log=print) -> Path:
-    """Create (or repair) the venv of `tool` unless it already imports; return its python."""
-    if works(tool):
-        return python_of(tool)
-    venv = VENVS_DIR / tool
-    if venv.exists():
-        shutil.rmtree(venv)
-    VENVS_DIR.mkdir(parents=True, exist_ok=True)
-    log(f"[venv] creating {venv} ({' '.join(SPECS[tool])})")
-    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
-    pip = [str(python_of(tool)), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, *SPECS[tool]], check=True)
-    if not works(tool):
-        raise RuntimeError(f"the {tool} venv does not import {IMPORTS[tool]}")
-    return python_of(tool)
-
-
-def versions(python: str | Path, dists: list[str]) -> dict[str, str]:
-    """Installed versions of `dists` in the environment of `python` (None if missing)."""
-    code = (
-        "import importlib.metadata as m, json, sys\n"
-        "out = {}\n"
-        "for d in sys.argv[1:]:\n"
-        "    try:\n"
-        "        out[d] = m.version(d)\n"
-        "    except m.PackageNotFoundError:\n"
-        "        out[d] = None\n"
-        "print(json.dumps(out))\n"
-    )
-    proc = subprocess.run([str(python), "-c", code, *dists], capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {d: None for d in dists}
-    return json.loads(proc.stdout)
-
+PEERS = PeerVenvs(SPECS, IMPORTS, REPORTED, also_import="pandas, pyarrow")
+python_of, works, ensure = PEERS.python_of, PEERS.works, PEERS.ensure
+__all__ = ["IMPORTS", "PEERS", "REPORTED", "SPECS", "ensure", "python_of", "versions", "works"]
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or list(SPECS):
-        ensure(name)
-        print(name, versions(python_of(name), REPORTED[name]))
+    PEERS.main(sys.argv[1:])
