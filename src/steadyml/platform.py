@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from steadyml.access import Tokens
 from steadyml.core.clock import Clock, SystemClock
 from steadyml.core.settings import Settings
 from steadyml.deployments import Arm, DeploymentNotFoundError, Deployments
-from steadyml.monitoring import Alerts, Outcomes, Policies, PolicyNotFoundError
 from steadyml.registry import ModelRef, Registry, check_gates, model_lineage
 from steadyml.registry.lineage import iso
 from steadyml.store import audit
@@ -20,6 +20,9 @@ from steadyml.store.engine import MetadataStore
 from steadyml.tracking import Tracker
 from steadyml.tracking import datasets as ds
 from steadyml.tracking import runs as rr
+
+if TYPE_CHECKING:
+    from steadyml.monitoring import Alerts, Outcomes, Policies
 
 
 def current_actor(settings: Settings | None = None) -> str:
@@ -49,9 +52,26 @@ class Platform:
         self.deployments = Deployments(self.store, self._resolve_arm, actor=self.actor,
                                        clock=self.clock, admit=self._admit)
         self.tokens = Tokens(self.store, actor=self.actor, clock=self.clock)
-        self.outcomes = Outcomes(self.store, clock=self.clock)
-        self.alerts = Alerts(self.store, clock=self.clock)
-        self.policies = Policies(self.store, actor=self.actor, clock=self.clock)
+
+    # Monitoring's services are made on first use: a command that never touches them (a
+    # pipeline run, a deploy without a policy) does not import monitoring at start-up.
+    @cached_property
+    def outcomes(self) -> Outcomes:
+        from steadyml.monitoring.outcomes import Outcomes
+
+        return Outcomes(self.store, clock=self.clock)
+
+    @cached_property
+    def alerts(self) -> Alerts:
+        from steadyml.monitoring.alerts import Alerts
+
+        return Alerts(self.store, clock=self.clock)
+
+    @cached_property
+    def policies(self) -> Policies:
+        from steadyml.monitoring.alerts import Policies
+
+        return Policies(self.store, actor=self.actor, clock=self.clock)
 
     def lineage(self, ref: str) -> dict[str, Any]:
         """Return which data, code, params and environment produced the model `ref`.
@@ -94,6 +114,8 @@ class Platform:
 
     def _admit(self, deployment: str, arm: Arm) -> None:
         """Refuse a model that lacks a passing result of a gate the policy requires."""
+        from steadyml.monitoring.alerts import PolicyNotFoundError
+
         try:
             policy = self.policies.get(deployment)
         except PolicyNotFoundError:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,41 @@ def test_help_lists_commands() -> None:
     assert result.exit_code == 0
     for command in ("runs", "models", "lineage", "audit", "demo"):
         assert command in result.stdout
+
+
+def test_command_modules_names_the_module_of_every_command() -> None:
+    """`steady X` imports only COMMAND_MODULES[X]: each must be where X is registered."""
+    from steadyml.cli.app import COMMAND_MODULES, command_of
+
+    registered: dict[str, set[str]] = {}
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__.replace("_", "-")
+        registered.setdefault(name, set()).add(command.callback.__module__)
+    for group in app.registered_groups:
+        modules: set[str] = set()
+        pending = [group.typer_instance]
+        while pending:
+            sub = pending.pop()
+            modules |= {c.callback.__module__ for c in sub.registered_commands}
+            pending += [g.typer_instance for g in sub.registered_groups]
+        registered.setdefault(group.name, set()).update(modules)
+    expected = {name: {f"steadyml.cli.{m}" for m in mods}
+                for name, mods in COMMAND_MODULES.items()}
+    assert set(expected) == set(registered)
+    for name, modules in registered.items():
+        assert modules <= expected[name], name
+    assert command_of(["--home", "h", "pipeline", "run"]) == "pipeline"
+    assert command_of(["--db-url", "x", "--help"]) is None
+
+
+def test_the_console_script_runs_a_command_without_importing_the_others(
+        tmp_path: Path) -> None:
+    code = ("import sys; sys.argv = ['steady', '--home', sys.argv[1], 'pipeline', 'list'];"
+            "from steadyml.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('steadyml.cli.')))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "home")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.strip().splitlines()[-1]
+    assert "steadyml.cli.pipelines" in loaded and "steadyml.cli.demo" not in loaded
+    assert "steadyml.cli.monitoring" not in loaded

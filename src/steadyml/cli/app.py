@@ -59,8 +59,40 @@ def open_from(ctx: typer.Context) -> Platform:
     return Platform(settings_of(ctx))
 
 
+# The module(s) under steadyml.cli registering each top-level command (a test keeps this in
+# step with the app): `main` imports only these, so a command starts without the others.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "alerts": ("monitoring",), "audit": ("lineage",), "controller": ("controller",),
+    "demo": ("demo",), "deploy": ("deployments",), "deployments": ("deployments",),
+    "drift": ("monitoring",), "lineage": ("lineage",), "models": ("models",),
+    "outcomes": ("monitoring",), "pipeline": ("pipelines", "pipeline_schedules"),
+    "policy": ("policies",), "promote": ("deployments",), "report": ("monitoring",),
+    "rollback": ("deployments",), "runs": ("runs",), "server": ("server",), "skew": ("skew",),
+    "status": ("deployments",), "timeline": ("controller",), "token": ("tokens",),
+}
+_VALUED_OPTIONS = ("--home", "--db-url", "--artifacts")
+
+
+def command_of(argv: list[str]) -> str | None:
+    """Return the top-level command `argv` runs, or None (help, or no command)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _VALUED_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main() -> None:
     """Entry point of the `steady` console script."""
-    from steadyml.cli import commands  # noqa: F401  (registers the commands)
+    import importlib
+    import sys
 
+    modules = COMMAND_MODULES.get(command_of(sys.argv[1:]) or "")
+    if modules is None:  # help, or an unknown command: register every command
+        importlib.import_module("steadyml.cli.commands")
+    else:
+        for module in modules:
+            importlib.import_module(f"steadyml.cli.{module}")
     app()
