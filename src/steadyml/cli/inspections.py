@@ -131,7 +131,7 @@ class Inspector:
         start = end - int(policy.drift.window_s * 1000)
         reports, flagged, rows = evaluate_drift(self.controller, revision, policy, until_ms=end)
         has_reference = bool(reports)
-        if rows == 0:  # every column is "missing" from an empty window: no traffic, not drift
+        if rows == 0:  # nothing to show for an empty window (compute_drift judges nothing there)
             reports, flagged = [], []
         return DriftCheck(deployment, revision, policy, source, start, end, rows, reports,
                           flagged, has_reference)
